@@ -1,0 +1,1 @@
+"""Pure rules of the merchant side: no framework, driver or HTTP client is imported here."""
