@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each entry is a module in bench/ with a `main() -> None`. Areas add theirs here.
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = ["ingest"]
 
 
 def run(names: list[str]) -> None:

@@ -7,7 +7,18 @@ import sys
 import typer
 from rich.console import Console
 
-from flexfulfill.cli import db_commands
+from flexfulfill.cli import (
+    dashboard_commands,
+    db_commands,
+    doctor_commands,
+    sandbox_commands,
+    events_commands,
+    receipts_commands,
+    serve_commands,
+    stock_commands,
+    webhooks_commands,
+    worker_commands,
+)
 from flexfulfill.config import ConfigError
 
 app = typer.Typer(
@@ -29,7 +40,18 @@ def _root() -> None:
     """
 
 
-for module in (db_commands,):
+for module in (
+    db_commands,
+    sandbox_commands,
+    serve_commands,
+    webhooks_commands,
+    worker_commands,
+    events_commands,
+    stock_commands,
+    receipts_commands,
+    dashboard_commands,
+    doctor_commands,
+):
     module.register(app)
 
 

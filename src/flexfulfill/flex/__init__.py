@@ -1,8 +1,19 @@
 """The Flex API as a small library, used by the merchant side and the sandbox alike.
 
-Public surface: webhook signing and verification, and Flex's objects as permissive models.
+Public surface: webhook signing and verification, Flex's objects as permissive models, and the
+async API client (:class:`FlexClient`) with its retry policy and error tree (see ``_errors``).
 """
 
+from flexfulfill.flex._client import FlexClient
+from flexfulfill.flex._errors import (
+    AuthenticationError,
+    FlexError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    ValidationError,
+)
 from flexfulfill.flex._models import (
     CheckoutSession,
     CheckoutSessionMode,
@@ -32,6 +43,7 @@ from flexfulfill.flex._models import (
     TotalDetails,
     Webhook,
 )
+from flexfulfill.flex._retry import RetryPolicy
 from flexfulfill.flex._signing import (
     DEFAULT_TOLERANCE,
     FutureTimestamp,
@@ -49,6 +61,7 @@ from flexfulfill.flex._signing import (
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "AuthenticationError",
     "CheckoutSession",
     "CheckoutSessionMode",
     "CheckoutSessionStatus",
@@ -56,6 +69,8 @@ __all__ = [
     "CustomerDefaults",
     "ErrorDetailItem",
     "Event",
+    "FlexClient",
+    "FlexError",
     "FlexModel",
     "FutureTimestamp",
     "HsaFsaEligibility",
@@ -64,16 +79,21 @@ __all__ = [
     "LineItem",
     "MalformedSignature",
     "MissingHeaders",
+    "NetworkError",
     "NoMatchingSignature",
+    "NotFoundError",
     "PaymentError",
     "PaymentIntent",
     "PaymentIntentStatus",
     "PaymentLink",
     "Price",
     "Product",
+    "RateLimitedError",
     "Recurring",
     "Refund",
     "RefundStatus",
+    "RetryPolicy",
+    "ServerError",
     "Shipping",
     "StaleTimestamp",
     "Subscription",
@@ -81,6 +101,7 @@ __all__ = [
     "SubscriptionStatus",
     "TaxRate",
     "TotalDetails",
+    "ValidationError",
     "VerifiedMessage",
     "Verifier",
     "Webhook",

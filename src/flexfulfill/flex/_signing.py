@@ -127,7 +127,8 @@ class Verifier:
             raise InvalidTimestamp(
                 f"timestamp header {raw[:40]!r} is not whole Unix seconds"
             ) from None
-        now = self._now()
+        # Whole seconds: an absurd timestamp (hundreds of digits) must not overflow a float.
+        now = int(self._now())
         if timestamp < now - self.tolerance:
             raise StaleTimestamp(
                 f"timestamp is {int(now - timestamp)} s old, beyond the {self.tolerance} s "

@@ -31,3 +31,22 @@ class MovementReason(StrEnum):
     RESTOCK = "restock"
     ADJUST = "adjust"
     IMPORT = "import"
+
+
+class AttemptOutcome(StrEnum):
+    """How one worker attempt at an inbox row ended (``event_attempts.outcome``)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    RETRY = "retry"
+    DEAD = "dead"
+    IGNORED = "ignored"
+    LEASE_EXPIRED = "lease_expired"
+
+
+class FulfilledVia(StrEnum):
+    """Which of the three doors created an order (``orders.fulfilled_via``)."""
+
+    WEBHOOK = "webhook"
+    SUCCESS_PAGE = "success_page"
+    RECONCILER = "reconciler"

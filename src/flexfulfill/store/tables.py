@@ -105,6 +105,7 @@ orders = Table(
     Column("amount_discount", BigInteger, nullable=False, default=0),
     Column("amount_total", BigInteger, nullable=False, default=0),
     Column("amount_refunded", BigInteger, nullable=False, default=0),
+    Column("amount_paid", BigInteger, nullable=False, default=0),  # sum of its payments
     Column("test_mode", Boolean, nullable=False, default=True),
     Column("fulfilled_via", String(32), nullable=False),  # webhook, success_page, reconciler
     Column("metadata", Text),  # JSON
@@ -176,6 +177,8 @@ subscriptions = Table(
     Column("current_period_end", Float),
     Column("cancel_at_period_end", Boolean, nullable=False, default=False),
     Column("latest_invoice", String(64)),
+    # When the state stored was fetched from the API: an older fetch never overwrites it.
+    Column("fetched_at", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

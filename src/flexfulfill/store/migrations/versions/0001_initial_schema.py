@@ -95,6 +95,7 @@ def upgrade() -> None:
         sa.Column("amount_discount", sa.BigInteger(), nullable=False),
         sa.Column("amount_total", sa.BigInteger(), nullable=False),
         sa.Column("amount_refunded", sa.BigInteger(), nullable=False),
+        sa.Column("amount_paid", sa.BigInteger(), nullable=False),
         sa.Column("test_mode", sa.Boolean(), nullable=False),
         sa.Column("fulfilled_via", sa.String(length=32), nullable=False),
         sa.Column("metadata", sa.Text(), nullable=True),
@@ -343,6 +344,7 @@ def upgrade() -> None:
         sa.Column("current_period_end", sa.Float(), nullable=True),
         sa.Column("cancel_at_period_end", sa.Boolean(), nullable=False),
         sa.Column("latest_invoice", sa.String(length=64), nullable=True),
+        sa.Column("fetched_at", sa.Float(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,329 @@
+"""Durable webhook ingest: acknowledgements per second and latency, as ratios to Express.
+
+`make bench` (or `.venv/bin/python -m bench ingest`). wrk posts a 1.5 KB signed event at 32
+connections on loopback; every request carries a new svix-id (pre-signed pool), so each 2xx is a
+real durable insert. In the same run, round-robin, the same load goes to:
+
+- a minimal ASGI app answering 200 under the same uvicorn (the Python stack's ceiling),
+- the Express handler from Flex's fulfillment guide (bench/express, stdout to /dev/null),
+- `flexfulfill serve` on SQLite (WAL, synchronous=FULL),
+- `flexfulfill serve` on PostgreSQL (synchronous_commit=on, a scratch database).
+
+After each receiver run the stored rows are counted against the 2xx answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.report import machine, write_section
+from flexfulfill.flex import sign
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "ingest.lua"
+EXPRESS = ROOT / "bench" / "express"
+PG_ADMIN = os.environ.get("FLEXFULFILL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+SECRET = "whsec_" + base64.b64encode(b"flexfulfill-bench-secret-32bytes").decode()
+DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+CONNECTIONS, THREADS = 32, 2
+POOL_SIZE = 200_000  # distinct signed messages per run, far more than a run can send
+COMMAND = ".venv/bin/python -m bench ingest   # or: make bench"
+
+
+async def minimal_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ceiling: read the body, answer 200, nothing else."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def event_body() -> bytes:
+    """A checkout.session.completed event padded to about 1.5 KB."""
+    session = {
+        "checkout_session_id": "fcs_01HW5KTQQAAQ66WV19MFW4DTT4",
+        "status": "complete",
+        "amount_total": 12999,
+        "customer_email": "shopper@example.com",
+        "metadata": {"note": "x" * 1180},
+    }
+    event = {
+        "event_id": "evt_bench",
+        "event_type": "checkout.session.completed",
+        "event_dt": 1714000000,
+        "object": {"checkout_session": session},
+        "test_mode": True,
+    }
+    body = json.dumps(event).encode()
+    assert 1400 <= len(body) <= 1600, len(body)
+    return body
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    ok: int
+    stored: int | None = None
+    wrapped: bool = False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def write_pool(work: Path, body: bytes) -> dict[str, str]:
+    """Pre-sign POOL_SIZE distinct messages; returns the environment wrk's script reads."""
+    ts = int(time.time())
+    run = uuid.uuid4().hex[:8]
+    lines = []
+    for i in range(POOL_SIZE):
+        mid = f"msg_{run}_{i}"
+        lines.append(f"{mid} {sign(SECRET, mid, ts, body)}")
+    (work / "pool.txt").write_text("\n".join(lines) + "\n")
+    (work / "body.json").write_bytes(body)
+    return {
+        "POOL": str(work / "pool.txt"),
+        "BODY": str(work / "body.json"),
+        "TS": str(ts),
+        "THREADS": str(THREADS),
+    }
+
+
+def run_wrk(port: int, env: dict[str, str]) -> dict[str, int]:
+    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{DURATION}s", "-s", str(LUA)]
+    cmd.append(f"http://127.0.0.1:{port}/webhook")
+    out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    line = [x for x in out.stdout.splitlines() if x.startswith("{")]
+    if out.returncode != 0 or not line:
+        raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
+    return dict(json.loads(line[-1]))
+
+
+def measure(name: str, port: int, env: dict[str, str]) -> Result:
+    stats = run_wrk(port, env)
+    ok = stats["requests"] - stats["non2xx"]
+    wrapped = stats["max_sent_per_thread"] > POOL_SIZE // THREADS
+    return Result(
+        name,
+        stats["requests"] / (stats["duration_us"] / 1e6),
+        stats["p50_us"] / 1000,
+        stats["p99_us"] / 1000,
+        ok,
+        wrapped=wrapped,
+    )
+
+
+def serve_env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "FLEX_WEBHOOK_SECRET": SECRET,
+        "SERVE_WITH_WORKER": "false",
+    }
+
+
+def launch(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Any:
+    return subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def run_minimal(work: Path, env: dict[str, str]) -> Result:
+    port = free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "bench.ingest:minimal_app", "--port", str(port)]
+    uvicorn += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
+    proc = launch([*uvicorn, "--log-level", "warning"])
+    try:
+        wait_listening(port, proc)
+        return measure("minimal ASGI app, 200 only (uvicorn)", port, env)
+    finally:
+        stop(proc)
+
+
+def run_express(work: Path, env: dict[str, str]) -> Result:
+    port = free_port()
+    proc = launch(["node", "server.js"], {**os.environ, "PORT": str(port)}, cwd=EXPRESS)
+    try:
+        wait_listening(port, proc)
+        return measure("Express handler from Flex's guide (Node)", port, env)
+    finally:
+        stop(proc)
+
+
+def run_receiver(name: str, url: str, count: Callable[[], int], env: dict[str, str]) -> Result:
+    port = free_port()
+    cmd = [str(ROOT / ".venv" / "bin" / "flexfulfill"), "serve", "--port", str(port)]
+    proc = launch(cmd, serve_env(url))
+    try:
+        wait_listening(port, proc)
+        result = measure(name, port, env)
+    finally:
+        stop(proc)
+    result.stored = count()
+    return result
+
+
+def sqlite_run(work: Path, env: dict[str, str]) -> Result:
+    path = work / f"ingest-{uuid.uuid4().hex[:6]}.sqlite3"
+
+    def count() -> int:
+        import sqlite3
+
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("SELECT count(*) FROM webhook_events").fetchone()[0])
+
+    url = f"sqlite:///{path}"
+    return run_receiver("flexfulfill receiver, SQLite (synchronous=FULL)", url, count, env)
+
+
+def postgres_run(work: Path, env: dict[str, str]) -> Result:
+    name = f"ff_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    try:
+        label = "flexfulfill receiver, PostgreSQL (synchronous_commit=on)"
+        return run_receiver(label, url, lambda: asyncio.run(_pg_count(url)), env)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _pg_count(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+        return int(await conn.fetchval("SELECT count(*) FROM webhook_events"))
+    finally:
+        await conn.close()
+
+
+Runner = Callable[[Path, dict[str, str]], Result]
+TARGETS: list[Runner] = [run_minimal, run_express, sqlite_run, postgres_run]
+
+
+def median_result(results: list[Result]) -> Result:
+    results = sorted(results, key=lambda r: r.rps)
+    chosen = results[len(results) // 2]
+    chosen.p99_ms = statistics.median(r.p99_ms for r in results)
+    chosen.p50_ms = statistics.median(r.p50_ms for r in results)
+    chosen.rps = statistics.median(r.rps for r in results)
+    return chosen
+
+
+def table(results: list[Result], rounds: list[list[Result]]) -> str:
+    express = next(r.rps for r in results if "Express" in r.name)
+    lines = [
+        "| Server path | requests/s | p50 ms | p99 ms | × Express | stored rows vs 2xx |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        check = "—" if r.stored is None else _durability(r, rounds)
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+            f"{r.rps / express:.2f} | {check} |"
+        )
+    return "\n".join(lines)
+
+
+def _durability(result: Result, rounds: list[list[Result]]) -> str:
+    runs = [r for batch in rounds for r in batch if r.name == result.name]
+    parts = [f"{r.stored:,} rows / {r.ok:,} 2xx" for r in runs]
+    fine = all(r.stored is not None and 0 <= r.stored - r.ok <= CONNECTIONS for r in runs)
+    return ("✓ " if fine else "✗ ") + "; ".join(parts)
+
+
+def main() -> None:
+    for tool in ("wrk", "node"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is missing: run `make bench`, which installs it")
+    body = event_body()
+    rounds: list[list[Result]] = []
+    with tempfile.TemporaryDirectory(prefix="ff-bench-") as scratch:
+        work = Path(scratch)
+        for n in range(ROUNDS):
+            batch = []
+            for target in TARGETS:
+                env = write_pool(work, body)
+                result = target(work, env)
+                print(f"round {n + 1}: {result}", flush=True)
+                batch.append(result)
+            rounds.append(batch)
+    results = [median_result([b[i] for b in rounds]) for i in range(len(TARGETS))]
+    report(results, rounds, len(body))
+
+
+def report(results: list[Result], rounds: list[list[Result]], size: int) -> None:
+    body = f"""## Webhook ingest (`bench/ingest.py`)
+
+Command: `{COMMAND}` (wrk {THREADS} threads, {CONNECTIONS} connections, {DURATION} s per run,
+{ROUNDS} rounds round-robin, medians; a {size}-byte signed `checkout.session.completed`, a new
+svix-id on every request so each 2xx is a durable insert). Machine: {machine()}.
+
+{table(results, rounds)}
+
+"Stored rows vs 2xx": rows counted in the database after each run against the 2xx answers wrk
+saw; rows may exceed 2xx by at most the {CONNECTIONS} requests in flight when wrk stopped (stored,
+never answered). Goal: ≥ 2.0× Express on both engines with p99 < 20 ms.
+"""
+    write_section("ingest", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""`flexfulfill worker` and `flexfulfill reconcile`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flexfulfill.bootstrap import build_engine, build_flex_client, build_worker
+from flexfulfill.config import Settings
+from flexfulfill.fulfillment.reconciler import Reconciler, ReconcileRun
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        epilog="Example: FLEX_API_KEY=fsk_test_… DATABASE_URL=postgresql://db/shop "
+        "flexfulfill worker --concurrency 32"
+    )(worker)
+    app.command(epilog="Example: FLEX_API_KEY=fsk_test_… flexfulfill reconcile --json")(reconcile)
+
+
+def worker(
+    concurrency: int = typer.Option(16, min=1, help="Events handled at the same time"),
+    no_reconcile: bool = typer.Option(False, "--no-reconcile", help="Do not run the reconciler"),
+) -> None:
+    """Process stored webhook events until stopped (Ctrl-C or SIGTERM).
+
+    Claims due events from DATABASE_URL (several workers may share one PostgreSQL database),
+    runs their handlers against the Flex API (FLEX_API_KEY, FLEX_API_BASE) and, unless told
+    otherwise, reconciles every RECONCILE_INTERVAL_SECONDS. `serve` runs one by default.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = Settings.from_env(require=("FLEX_API_KEY",))
+    asyncio.run(_work(settings, concurrency, reconcile=not no_reconcile))
+
+
+async def _work(settings: Settings, concurrency: int, *, reconcile: bool) -> None:
+    engine = build_engine(settings)
+    flex = build_flex_client(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        runner = build_worker(settings, engine, flex, concurrency=concurrency)
+        console.print(f"worker {runner.name} started (concurrency {concurrency})")
+        tasks = [runner.run(stop)]
+        if reconcile:
+            tasks.append(Reconciler(runner.services).run_forever(settings.reconcile_interval, stop))
+        await asyncio.gather(*tasks)
+    finally:
+        await flex.aclose()
+        await engine.dispose()
+    console.print("worker stopped")
+
+
+def reconcile(
+    json_output: bool = typer.Option(False, "--json", help="Print the run as JSON"),
+) -> None:
+    """Fulfill completed Flex checkouts that have no order yet (webhooks that never came).
+
+    Lists sessions completed since the stored cursor (minus an overlap), fulfills the missing
+    ones exactly as the webhook would, and records the run. Safe to run at any time.
+    """
+    settings = Settings.from_env(require=("FLEX_API_KEY",))
+    run = asyncio.run(_reconcile(settings))
+    if json_output:
+        typer.echo(json.dumps(run.__dict__))
+    else:
+        _print_run(run)
+    if run.error:
+        raise typer.Exit(1)
+
+
+async def _reconcile(settings: Settings) -> ReconcileRun:
+    engine = build_engine(settings)
+    flex = build_flex_client(settings)
+    try:
+        services = build_worker(settings, engine, flex).services
+        return await Reconciler(services).run_once(actor="cli")
+    finally:
+        await flex.aclose()
+        await engine.dispose()
+
+
+def _print_run(run: ReconcileRun) -> None:
+    table = Table(title="Reconciliation")
+    for column in ("sessions seen", "orders created", "since", "cursor now"):
+        table.add_column(column)
+    table.add_row(
+        str(run.sessions_seen), str(run.orders_created), f"{run.since:.0f}", f"{run.cursor:.0f}"
+    )
+    console.print(table)
+    if run.error:
+        console.print(f"[red]Stopped early:[/] {run.error}")
+        console.print("The cursor did not move; run it again when Flex answers.")

@@ -1,0 +1,186 @@
+"""``fulfill_checkout``: one idempotent function behind the webhook, the success page and the
+reconciler.
+
+1. If the session already has an order, return it (no API call).
+2. Re-fetch the session from the Flex API; fulfill only if its status is ``complete`` — never
+   on an event body or a redirect alone. Fetch its line items and payment intents.
+3. In ONE transaction: insert the order (UNIQUE session id: of two concurrent callers exactly
+   one inserts, the other finds the order and returns it), its lines, one stock movement per
+   line, its payments, the receipt's outbox row, and run the merchant's after-fulfilled hooks.
+
+No transaction is open during step 2, so a slow or failing Flex never holds a lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flexfulfill.domain import inventory
+from flexfulfill.domain.orders import OrderDraft, is_paid
+from flexfulfill.domain.receipts import ReceiptSubscription, receipt_message_id
+from flexfulfill.domain.subscriptions import SubscriptionState
+from flexfulfill.fulfillment.context import Services, log
+from flexfulfill.fulfillment.registry import FulfilledOrder
+from flexfulfill.store import customers as customer_store
+from flexfulfill.store import orders as order_store
+from flexfulfill.store import stock as stock_store
+from flexfulfill.store.statuses import FulfilledVia, MovementReason
+
+
+class Outcome(StrEnum):
+    CREATED = "created"  # this call created the order
+    EXISTING = "existing"  # the order was there already (another door came first)
+    NOT_PAID = "not_paid"  # the API says the session is not complete: nothing fulfilled
+
+
+@dataclass(frozen=True)
+class FulfillResult:
+    outcome: Outcome
+    order_id: int | None = None
+    session_status: str | None = None
+
+    @property
+    def fulfilled(self) -> bool:
+        return self.order_id is not None
+
+
+@dataclass(frozen=True)
+class CheckoutPlan:
+    """What the API said about a paid session, read before any transaction opens."""
+
+    draft: OrderDraft
+    subscription: SubscriptionState | None
+    fetched_at: float
+
+
+class NotComplete(Exception):
+    """The API reports the session in another status than ``complete``."""
+
+    def __init__(self, session_id: str, status: str | None) -> None:
+        self.status = status
+        super().__init__(
+            f"checkout session {session_id} is {status!r} at Flex, not 'complete'; "
+            "nothing is fulfilled until Flex reports it complete"
+        )
+
+
+async def fulfill_checkout(
+    services: Services, session_id: str, via: FulfilledVia = FulfilledVia.WEBHOOK
+) -> FulfillResult:
+    """Make sure a paid checkout session has exactly one order; see the module docstring."""
+    existing = await find_existing(services, session_id)
+    if existing is not None:
+        return existing
+    try:
+        plan = await plan_checkout(services, session_id)
+    except NotComplete as exc:
+        return FulfillResult(Outcome.NOT_PAID, session_status=exc.status)
+    async with services.engine.begin() as conn:
+        return await apply_checkout(conn, services, plan, via)
+
+
+async def find_existing(services: Services, session_id: str) -> FulfillResult | None:
+    async with services.reading() as conn:
+        order = await order_store.find_order(conn, session_id)
+    return FulfillResult(Outcome.EXISTING, order.order_id, "complete") if order else None
+
+
+async def plan_checkout(services: Services, session_id: str) -> CheckoutPlan:
+    """The Flex reads (no transaction open); raises :class:`NotComplete` for unpaid sessions."""
+    fetched_at = services.clock.now()
+    session = await services.flex.get_checkout_session(session_id)
+    if not is_paid(session):
+        raise NotComplete(session_id, session.status)
+    items = await services.flex.list_line_items(session_id)
+    intents = [await services.flex.get_payment_intent(pi) for pi in session.payment_intent_ids]
+    subscription = None
+    if session.subscription:
+        sub = await services.flex.get_subscription(session.subscription)
+        subscription = SubscriptionState.from_api(sub)
+    draft = OrderDraft.from_api(session, items, intents)
+    return CheckoutPlan(draft, subscription, fetched_at)
+
+
+async def apply_checkout(
+    conn: AsyncConnection, services: Services, plan: CheckoutPlan, via: FulfilledVia
+) -> FulfillResult:
+    """The write half, inside the caller's transaction."""
+    now = services.clock.now()
+    draft = plan.draft
+    order_id = await order_store.insert_order(conn, draft, via, now)
+    if order_id is None:
+        order = await order_store.find_order(conn, draft.checkout_session_id)
+        assert order is not None  # the UNIQUE conflict means it exists and is visible
+        return FulfillResult(Outcome.EXISTING, order.order_id, "complete")
+    await _lines_and_stock(conn, order_id, draft, now)
+    for payment in draft.payments:
+        await order_store.record_payment(
+            conn, payment, now=now, order_id=order_id, session_id=draft.checkout_session_id
+        )
+    await order_store.refresh_amounts(conn, order_id, now)
+    await _subscription(conn, plan, order_id, now)
+    await _receipt(conn, services, plan, order_id, now)
+    for hook in services.registry.after_hooks:
+        await hook(conn, FulfilledOrder(order_id, draft, via))
+    return FulfillResult(Outcome.CREATED, order_id, "complete")
+
+
+async def _lines_and_stock(
+    conn: AsyncConnection, order_id: int, draft: OrderDraft, now: float
+) -> None:
+    # Products in a fixed order, so concurrent orders lock stock rows in the same order.
+    for line in sorted(draft.lines, key=lambda item: (item.product_id or "", item.line_item_id)):
+        line_id = await order_store.insert_line(conn, order_id, line)
+        if line_id is None or line.product_id is None:
+            continue
+        movement = await stock_store.move(
+            conn,
+            product_id=line.product_id,
+            delta=inventory.sale_delta(line.quantity),
+            reason=MovementReason.SALE,
+            now=now,
+            order_line_id=line_id,
+        )
+        if movement is not None and movement.backordered:
+            await order_store.mark_backordered(conn, line_id)
+            log.warning(
+                "backorder: %s is at %d after order %d (%s); the order stands",
+                line.product_id,
+                movement.on_hand_after,
+                order_id,
+                draft.checkout_session_id,
+            )
+
+
+async def _subscription(
+    conn: AsyncConnection, plan: CheckoutPlan, order_id: int, now: float
+) -> None:
+    if plan.subscription is None:
+        return
+    await customer_store.save_subscription(
+        conn, plan.subscription, fetched_at=plan.fetched_at, now=now, order_id=order_id
+    )
+    await customer_store.link_subscription(conn, plan.subscription.subscription_id, order_id)
+
+
+async def _receipt(
+    conn: AsyncConnection, services: Services, plan: CheckoutPlan, order_id: int, now: float
+) -> None:
+    sub = plan.subscription
+    snapshot = None
+    if sub is not None:
+        snapshot = ReceiptSubscription(
+            subscription_id=sub.subscription_id,
+            status=sub.status,
+            period_start=sub.current_period_start,
+            period_end=sub.current_period_end,
+            next_renewal=None if sub.cancel_at_period_end else sub.current_period_end,
+        )
+    receipt = plan.draft.receipt(order_id, now, snapshot)
+    message_id = receipt_message_id(
+        order_id, plan.draft.checkout_session_id, services.receipt_domain
+    )
+    await order_store.insert_receipt(conn, receipt, message_id=message_id, now=now)

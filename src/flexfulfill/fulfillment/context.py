@@ -1,0 +1,35 @@
+"""What every handler, the worker, the reconciler and the success page share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from flexfulfill.clock import Clock
+from flexfulfill.fulfillment.ports import FlexReader
+from flexfulfill.fulfillment.registry import Registry
+
+log = logging.getLogger("flexfulfill.fulfillment")
+
+
+@dataclass(frozen=True)
+class Services:
+    """The engine, the Flex reads, the clock, the routing table and the few settings used."""
+
+    engine: AsyncEngine
+    flex: FlexReader
+    clock: Clock
+    registry: Registry
+    key_is_test: bool = True
+    restock_on_refund: bool = False
+    receipt_domain: str = "example.com"
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only connection (a deferred transaction on SQLite, so it never blocks)."""
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(readonly=True)

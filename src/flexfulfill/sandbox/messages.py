@@ -1,0 +1,192 @@
+"""The delivery queue's SQL: due messages, recorded attempts, endpoint health.
+
+The sandbox runs one delivery engine per database. Messages in flight are held out of claims
+by the engine's in-memory set (not by a lease), so after a crash or restart every pending
+message whose time has come is simply due again — deliveries resume, at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flexfulfill.sandbox import tables as t
+from flexfulfill.sandbox.ids import new_id
+from flexfulfill.sandbox.retry import RetryPolicy
+
+M, W, E = t.messages, t.webhooks, t.events
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message to send now: where, with which secret, which bytes."""
+
+    message_id: str
+    event_id: str
+    webhook_id: str
+    attempts: int
+    failures: int
+    url: str
+    secret: str
+    body: bytes
+
+
+@dataclass
+class Result:
+    """What one attempt did."""
+
+    job: Job
+    attempted_at: float
+    outcome: t.AttemptOutcome
+    status_code: int | None
+    duration_ms: float
+    excerpt: str
+    retry_after: float | None = None
+    duplicate: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is t.AttemptOutcome.SUCCEEDED
+
+
+def _due(now: float, exclude: Collection[str]) -> list[object]:
+    conditions: list[object] = [M.c.status == t.MessageStatus.PENDING, M.c.next_attempt_at <= now]
+    if exclude:
+        conditions.append(M.c.message_id.not_in(list(exclude)))
+    return conditions
+
+
+async def claim_due(
+    conn: AsyncConnection, now: float, exclude: Collection[str], limit: int
+) -> list[Job]:
+    """Due messages, oldest due first, with what sending them needs."""
+    query = (
+        select(M.c.message_id, M.c.event_id, M.c.webhook_id, M.c.attempts, M.c.failures,
+               W.c.url, W.c.secret, E.c.body)
+        .join(W, W.c.webhook_id == M.c.webhook_id)
+        .join(E, E.c.event_id == M.c.event_id)
+        .where(and_(*_due(now, exclude)))  # type: ignore[arg-type]
+        .order_by(M.c.next_attempt_at, M.c.seq)
+        .limit(limit)
+    )
+    rows = await conn.execute(query)
+    return [Job(*row[:7], row.body.encode()) for row in rows]
+
+
+async def next_due_at(conn: AsyncConnection, exclude: Collection[str]) -> float | None:
+    conditions = [M.c.status == t.MessageStatus.PENDING]
+    if exclude:
+        conditions.append(M.c.message_id.not_in(list(exclude)))
+    query = select(func.min(M.c.next_attempt_at)).where(and_(*conditions))
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return None if value is None else float(value)
+
+
+async def record_results(
+    conn: AsyncConnection, results: list[Result], policy: RetryPolicy, rng: random.Random
+) -> int:
+    """Store every attempt and each message's next step; returns how many were rescheduled."""
+    attempt_rows, message_rows = [], []
+    for result in results:
+        next_at, status, failures = _next_step(result, policy, rng)
+        attempt_rows.append(_attempt_row(result, next_at))
+        if not result.duplicate:
+            message_rows.append({"mid": result.job.message_id, "st": status, "f": failures,
+                                 "n": next_at, "a": result.job.attempts + 1})
+    await conn.execute(insert(t.attempts), attempt_rows)
+    if message_rows:
+        query = update(M).where(M.c.message_id == bindparam("mid"))
+        values = {"status": bindparam("st"), "failures": bindparam("f"),
+                  "next_attempt_at": bindparam("n"), "attempts": bindparam("a")}
+        await conn.execute(query.values(values), message_rows)
+    await _update_endpoint_health(conn, results, policy)
+    return sum(1 for row in message_rows if row["st"] == t.MessageStatus.PENDING)
+
+
+def _next_step(
+    result: Result, policy: RetryPolicy, rng: random.Random
+) -> tuple[float | None, str, int]:
+    if result.ok:
+        return None, t.MessageStatus.SUCCEEDED, 0
+    failures = result.job.failures + 1
+    delay = policy.delay(failures, result.outcome, result.retry_after, rng)
+    if delay is None:
+        return None, t.MessageStatus.FAILED, failures
+    return result.attempted_at + delay, t.MessageStatus.PENDING, failures
+
+
+def _attempt_row(result: Result, next_at: float | None) -> dict[str, object]:
+    return {
+        "attempt_id": new_id("attempt"),
+        "message_id": result.job.message_id,
+        "event_id": result.job.event_id,
+        "webhook_id": result.job.webhook_id,
+        "attempted_at": result.attempted_at,
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "outcome": result.outcome,
+        "response_excerpt": result.excerpt,
+        "duplicate": result.duplicate,
+        "next_attempt_at": None if result.duplicate else next_at,
+    }
+
+
+async def _update_endpoint_health(
+    conn: AsyncConnection, results: list[Result], policy: RetryPolicy
+) -> None:
+    """A success clears an endpoint's failing streak; a long enough streak disables it."""
+    latest: dict[str, Result] = {}
+    first_failure: dict[str, float] = {}
+    for r in sorted(results, key=lambda r: r.attempted_at):
+        latest[r.job.webhook_id] = r
+        if not r.ok:
+            first_failure.setdefault(r.job.webhook_id, r.attempted_at)
+        else:
+            first_failure.pop(r.job.webhook_id, None)
+    for webhook_id, last in latest.items():
+        if last.ok:
+            await conn.execute(update(W).where(W.c.webhook_id == webhook_id).values(failing_since=None))
+        else:
+            await _note_failure(conn, webhook_id, first_failure[webhook_id], last.attempted_at, policy)
+
+
+async def _note_failure(
+    conn: AsyncConnection, webhook_id: str, first: float, now: float, policy: RetryPolicy
+) -> None:
+    row = (await conn.execute(select(W.c.failing_since).where(W.c.webhook_id == webhook_id))).first()
+    if row is None:
+        return
+    since = row.failing_since if row.failing_since is not None else first
+    if policy.should_disable(since, now):
+        await disable_endpoint(conn, webhook_id)
+        return
+    await conn.execute(update(W).where(W.c.webhook_id == webhook_id).values(failing_since=since))
+
+
+async def disable_endpoint(conn: AsyncConnection, webhook_id: str) -> None:
+    """Disable an endpoint and cancel what it still had pending."""
+    await conn.execute(update(W).where(W.c.webhook_id == webhook_id).values(enabled=False))
+    pending = and_(M.c.webhook_id == webhook_id, M.c.status == t.MessageStatus.PENDING)
+    await conn.execute(update(M).where(pending).values(status=t.MessageStatus.CANCELED,
+                                                       next_attempt_at=None))
+
+
+async def count_due(conn: AsyncConnection, now: float) -> int:
+    query = select(func.count()).select_from(M).where(and_(*_due(now, ())))  # type: ignore[arg-type]
+    return int((await conn.execute(query)).scalar_one())
+
+
+def attempt_view(row: object) -> dict[str, object]:
+    """An attempt as the attempts API lists it."""
+    data = dict(row._mapping)  # type: ignore[attr-defined]
+    data.pop("seq", None)
+    return data
+
+
+def decode_events(raw: str) -> list[str]:
+    return list(json.loads(raw))

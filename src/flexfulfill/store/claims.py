@@ -1,0 +1,193 @@
+"""Claiming inbox rows for the worker, and settling them: done, retry, dead, ignored.
+
+A claimed row is ``processing`` with a lease (``lease_until``) and a claim token
+(``locked_by``). The worker settles it in the same transaction as the handler's effects,
+and only while its token still holds the row: a worker whose lease ran out and whose row was
+claimed again by another worker commits nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flexfulfill.store.statuses import AttemptOutcome, EventStatus
+from flexfulfill.store.tables import event_attempts, webhook_events
+
+E = webhook_events
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    row_id: int
+    message_id: str
+    event_type: str | None
+    test_mode: bool | None
+    body: bytes
+    attempts: int
+    token: str
+    attempt_id: int
+
+
+def _due(now: float) -> Any:
+    return or_(
+        and_(
+            E.c.status == EventStatus.PENDING,
+            or_(E.c.next_attempt_at.is_(None), E.c.next_attempt_at <= now),
+        ),
+        and_(E.c.status == EventStatus.PROCESSING, E.c.lease_until < now),
+    )
+
+
+async def any_due(conn: AsyncConnection, now: float) -> bool:
+    """A cheap read before claiming, so an idle worker never opens a write transaction."""
+    row = await conn.execute(select(E.c.id).where(_due(now)).limit(1))
+    return row.first() is not None
+
+
+async def claim(
+    conn: AsyncConnection, *, now: float, lease: float, token: str, worker: str, limit: int
+) -> list[ClaimedEvent]:
+    """Claim up to ``limit`` due rows (oldest first) for ``lease`` seconds.
+
+    The one claim query. A row is due when it is pending and its ``next_attempt_at`` has come,
+    or when it is processing under a lease that has expired (its worker died). On PostgreSQL
+    ``FOR UPDATE SKIP LOCKED`` makes concurrent workers skip rows another transaction is
+    claiming instead of waiting for it, so no two workers claim the same row and none block;
+    the UPDATE then re-checks nothing because the locked rows cannot change under it. On SQLite
+    the transaction is ``BEGIN IMMEDIATE`` (see store/db.py): one writer at a time, so the
+    SELECT and the UPDATE see the same rows. The attempt counter rises at claim time, so a
+    row whose handler kills its worker every time still ends ``dead``.
+    """
+    due = (
+        select(E.c.id)
+        .where(_due(now))
+        .order_by(E.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await conn.execute(due)).scalars())
+    if not ids:
+        return []
+    await _expire_running_attempts(conn, ids, now)
+    stmt = (
+        update(E)
+        .where(E.c.id.in_(ids))
+        .values(
+            status=EventStatus.PROCESSING,
+            lease_until=now + lease,
+            locked_by=token,
+            attempts=E.c.attempts + 1,
+        )
+        .returning(E.c.id, E.c.message_id, E.c.event_type, E.c.test_mode, E.c.body, E.c.attempts)
+    )
+    rows = sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
+    return [await _start_attempt(conn, row, token, worker, now) for row in rows]
+
+
+async def _expire_running_attempts(conn: AsyncConnection, ids: list[int], now: float) -> None:
+    await conn.execute(
+        update(event_attempts)
+        .where(
+            event_attempts.c.event_row_id.in_(ids),
+            event_attempts.c.outcome == AttemptOutcome.RUNNING,
+        )
+        .values(outcome=AttemptOutcome.LEASE_EXPIRED, finished_at=now, error="lease expired")
+    )
+
+
+async def _start_attempt(
+    conn: AsyncConnection, row: Any, token: str, worker: str, now: float
+) -> ClaimedEvent:
+    values = {
+        "event_row_id": row.id,
+        "attempt": row.attempts,
+        "worker": worker,
+        "started_at": now,
+        "outcome": AttemptOutcome.RUNNING,
+    }
+    result = await conn.execute(
+        event_attempts.insert().values(**values).returning(event_attempts.c.id)
+    )
+    return ClaimedEvent(
+        row_id=row.id,
+        message_id=row.message_id,
+        event_type=row.event_type,
+        test_mode=row.test_mode,
+        body=bytes(row.body),
+        attempts=row.attempts,
+        token=token,
+        attempt_id=result.scalar_one(),
+    )
+
+
+async def settle(
+    conn: AsyncConnection,
+    event: ClaimedEvent,
+    *,
+    status: EventStatus,
+    now: float,
+    error: str | None = None,
+    next_attempt_at: float | None = None,
+    order_id: int | None = None,
+) -> bool:
+    """Move a claimed row to ``status`` if this claim still holds it; False if it was lost."""
+    result = await conn.execute(
+        update(E)
+        .where(E.c.id == event.row_id, E.c.locked_by == event.token)
+        .where(E.c.status == EventStatus.PROCESSING)
+        .values(
+            status=status,
+            lease_until=None,
+            locked_by=None,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            processed_at=now if status in _FINAL else None,
+        )
+    )
+    if result.rowcount != 1:
+        return False
+    await _finish_attempt(conn, event, _OUTCOME[status], now, error, order_id)
+    return True
+
+
+_FINAL = frozenset({EventStatus.DONE, EventStatus.IGNORED, EventStatus.DEAD})
+_OUTCOME = {
+    EventStatus.DONE: AttemptOutcome.DONE,
+    EventStatus.IGNORED: AttemptOutcome.IGNORED,
+    EventStatus.DEAD: AttemptOutcome.DEAD,
+    EventStatus.PENDING: AttemptOutcome.RETRY,
+}
+
+
+async def _finish_attempt(
+    conn: AsyncConnection,
+    event: ClaimedEvent,
+    outcome: AttemptOutcome,
+    now: float,
+    error: str | None,
+    order_id: int | None,
+) -> None:
+    await conn.execute(
+        update(event_attempts)
+        .where(event_attempts.c.id == event.attempt_id)
+        .values(outcome=outcome, finished_at=now, error=error, order_id=order_id)
+    )
+
+
+async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
+    """How many inbox rows are in each status."""
+    rows = await conn.execute(select(E.c.status, func.count()).group_by(E.c.status))
+    return {status: count for status, count in rows.all()}
+
+
+async def note_order(conn: AsyncConnection, event: ClaimedEvent, order_id: int) -> None:
+    """Link the finished attempt to the order it created or touched (the timeline shows it)."""
+    await conn.execute(
+        update(event_attempts)
+        .where(event_attempts.c.id == event.attempt_id)
+        .values(order_id=order_id)
+    )

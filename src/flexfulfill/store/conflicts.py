@@ -1,0 +1,44 @@
+"""INSERT … ON CONFLICT written once for both engines: UNIQUE constraints decide races."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def _insert(conn: AsyncConnection, table: Table) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+async def insert_or_ignore(
+    conn: AsyncConnection, table: Table, values: Mapping[str, Any], conflict: Sequence[str]
+) -> int | None:
+    """Insert a row unless one with the same ``conflict`` key exists; the new id, else None.
+
+    On PostgreSQL a concurrent inserter of the same key makes this wait for its commit and then
+    do nothing, so exactly one of two racing transactions gets an id back.
+    """
+    stmt = _insert(conn, table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    result = await conn.execute(stmt.returning(table.c.id))
+    return result.scalar_one_or_none()
+
+
+async def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+    update: Mapping[str, Any],
+) -> None:
+    """Insert a row, or update ``update`` columns of the existing row with the same key."""
+    stmt = _insert(conn, table).values(**values)
+    await conn.execute(stmt.on_conflict_do_update(index_elements=conflict, set_=dict(update)))
+
+
+def excluded(conn: AsyncConnection, table: Table, column: str) -> Any:
+    """The ``excluded.<column>`` of an upsert (the value that was about to be inserted)."""
+    return getattr(_insert(conn, table).excluded, column)

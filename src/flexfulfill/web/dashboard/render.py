@@ -1,0 +1,53 @@
+"""Templates and display filters of the dashboard (Jinja2, autoescaped, no build step)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).parent
+FRAGMENT_HEADER = "x-fragment"
+
+
+def money(cents: Any) -> str:
+    """Integer cents as dollars: 12345 → $123.45, -50 → -$0.50."""
+    if cents is None:
+        return "—"
+    value = int(cents)
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value) // 100:,}.{abs(value) % 100:02d}"
+
+
+def when(seconds: Any) -> str:
+    """Unix seconds as a UTC time an operator can read."""
+    if seconds is None:
+        return "—"
+    moment = dt.datetime.fromtimestamp(float(seconds), tz=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def templates() -> Jinja2Templates:
+    engine = Jinja2Templates(directory=str(HERE / "templates"))
+    engine.env.filters["money"] = money
+    engine.env.filters["when"] = when
+    return engine
+
+
+def is_fragment(request: Request) -> bool:
+    """The page's live-refresh script asks for the list alone, not the whole page."""
+    return request.headers.get(FRAGMENT_HEADER) == "1"
+
+
+def page(
+    request: Request, engine: Jinja2Templates, name: str, context: dict[str, Any]
+) -> HTMLResponse:
+    """Render ``name`` (a full page) or, for a live refresh, its fragment ``_name``."""
+    template = f"_{name}" if is_fragment(request) else name
+    response = engine.TemplateResponse(request, template, context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
