@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench chaos venv browser clean
+.PHONY: demo test check bench bench-tools chaos venv browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 demo: venv
-	$(BIN)/flexfulfill demo
+	$(BIN)/flexfulfill up --demo
 
 test: venv browser
 	$(BIN)/python -m pytest
@@ -31,8 +31,14 @@ check: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
-bench: venv
+bench: venv bench-tools
 	$(BIN)/python -m bench
+
+# The ingest benchmark's load generator (Debian's wrk) and its Express baseline (Node).
+bench-tools:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@test -d bench/express/node_modules || (cd bench/express && npm ci --no-audit --no-fund)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

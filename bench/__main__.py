@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each entry is a module in bench/ with a `main() -> None`. Areas add theirs here.
-BENCHMARKS: list[str] = ["ingest"]
+BENCHMARKS: list[str] = ["ingest", "fulfillment", "sandbox_delivery"]
 
 
 def run(names: list[str]) -> None:

@@ -257,6 +257,14 @@ Runner = Callable[[Path, dict[str, str]], Result]
 TARGETS: list[Runner] = [run_minimal, run_express, sqlite_run, postgres_run]
 
 
+def _selected() -> list[Runner]:
+    """BENCH_TARGETS=express,sqlite narrows a run while experimenting (all by default)."""
+    wanted = os.environ.get("BENCH_TARGETS")
+    if not wanted:
+        return TARGETS
+    return [t for t in TARGETS if any(w in t.__name__ for w in wanted.split(","))]
+
+
 def median_result(results: list[Result]) -> Result:
     results = sorted(results, key=lambda r: r.rps)
     chosen = results[len(results) // 2]
@@ -298,13 +306,13 @@ def main() -> None:
         work = Path(scratch)
         for n in range(ROUNDS):
             batch = []
-            for target in TARGETS:
+            for target in _selected():
                 env = write_pool(work, body)
                 result = target(work, env)
                 print(f"round {n + 1}: {result}", flush=True)
                 batch.append(result)
             rounds.append(batch)
-    results = [median_result([b[i] for b in rounds]) for i in range(len(TARGETS))]
+    results = [median_result([b[i] for b in rounds]) for i in range(len(rounds[0]))]
     report(results, rounds, len(body))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -120,16 +121,18 @@ async def receipt_sender(
 
 def build_receipt_task(
     settings: Settings, engine: AsyncEngine, *, clock: Clock | None = None
-) -> Callable[[], Awaitable[None]]:
-    """The receipt sender as a background task for ``serve`` / ``worker`` (runs until cancelled).
+) -> Callable[..., Awaitable[None]]:
+    """The receipt sender as a background task for ``serve`` / ``worker``.
 
-    Templates are validated here, when the task is built, so a broken override stops start-up.
+    The task runs until cancelled, or until the ``stop`` event it may be given is set. With no
+    ``SMTP_URL`` it runs the local mail server too. Templates are validated here, when the task
+    is built, so a broken override stops start-up.
     """
     renderer = build_receipt_renderer(settings)
 
-    async def run_receipt_sender() -> None:
+    async def run_receipt_sender(stop: asyncio.Event | None = None) -> None:
         async with receipt_sender(settings, engine, clock=clock, renderer=renderer) as sender:
-            await sender.run()
+            await sender.run(stop)
 
     return run_receipt_sender
 

@@ -1,9 +1,10 @@
-"""Fixtures for the browser suite: one Chromium per session, the running system, screenshots.
+"""Fixtures for the browser suite: Chromium, the running system, screenshots.
 
 Debian's Chromium (/usr/bin/chromium) is driven by Playwright; no browser is ever downloaded.
-The sandbox and the merchant app start once per session (see ``stack.py``); each test opens a
-fresh browser context (its own cookies) in the window size it acts in, and saves a screenshot
-of each step at phone (390x844) and desktop (1280x800) size under artifacts/screenshots/.
+Chromium starts once per test module, the sandbox and the merchant app once per session (see
+``stack.py``). Each test opens a fresh browser context (its own cookies) in the window size it
+acts in, and saves a screenshot of each step at phone (390x844) and desktop (1280x800) size
+under artifacts/screenshots/ (not committed).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop marked running in this
+# thread while it is started, which would break every async test collected after this folder.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: install Debian's chromium (make browser)"
@@ -46,9 +49,9 @@ def playwright() -> Iterator[Playwright]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    """One headless Chromium for the whole session."""
+    """One headless Chromium per test module."""
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield chromium
     chromium.close()

@@ -12,6 +12,7 @@ from flex_loopback import API_KEY, ScriptedServer
 
 from flexfulfill.clock import ManualClock
 from flexfulfill.flex import FlexClient, RetryPolicy
+from flexfulfill.sandbox import RunningSandbox, run_sandbox
 
 
 @pytest.fixture
@@ -47,3 +48,10 @@ async def client(server: ScriptedServer, clock: ManualClock) -> AsyncIterator[Fl
         API_KEY, server.url, retry=RetryPolicy.testing(), clock=clock.as_clock(), timeout=2.0
     ) as flex:
         yield flex
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[RunningSandbox]:
+    """A fresh sandbox (its own SQLite file) on a free loopback port."""
+    async with run_sandbox(time_scale=0.001) as running:
+        yield running

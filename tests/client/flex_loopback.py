@@ -35,6 +35,7 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    raw_path: bytes = b""
 
 
 class ScriptedServer:
@@ -58,6 +59,7 @@ class ScriptedServer:
                 dict(request.query_params),
                 {k.lower(): v for k, v in request.headers.items()},
                 json.loads(raw) if raw else None,
+                scope.get("raw_path") or b"",
             )
         )
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]

@@ -6,7 +6,7 @@ import pytest
 from flex_loopback import API_KEY, Reply, ScriptedServer
 
 from flexfulfill.clock import ManualClock
-from flexfulfill.flex import FlexClient, FlexError, RetryPolicy
+from flexfulfill.flex import FlexClient, FlexError, NotFoundError, RetryPolicy
 
 WEBHOOK = {"webhook_id": "fwh_1", "url": "https://shop.example.com/webhook", "events": []}
 
@@ -133,3 +133,14 @@ async def test_deleting_a_webhook_accepts_an_empty_answer(
     server.script(Reply(200, raw=b""))
     await client.delete_webhook("fwh_1")
     assert (server.seen[0].method, server.seen[0].path) == ("DELETE", "/v1/webhooks/fwh_1")
+
+
+async def test_an_id_cannot_reach_another_endpoint(
+    server: ScriptedServer, client: FlexClient
+) -> None:
+    """A session id from a URL is one path segment: its / and ? are escaped, not followed."""
+    server.script(Reply(404, {"detail": "Not Found"}))
+    with pytest.raises(NotFoundError):
+        await client.get_checkout_session("../../customers?email=x")
+    assert server.seen[0].raw_path == b"/v1/checkout/sessions/..%2F..%2Fcustomers%3Femail%3Dx"
+    assert server.seen[0].query == {}

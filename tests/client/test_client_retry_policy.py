@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def test_never_means_one_attempt() -> None:
 @pytest.mark.parametrize(
     "kwargs", [{"max_attempts": 0}, {"base": -1.0}, {"cap": -1.0}, {"deadline": -1.0}]
 )
-def test_nonsense_policies_are_refused(kwargs: dict[str, float]) -> None:
+def test_nonsense_policies_are_refused(kwargs: dict[str, Any]) -> None:
     """Zero attempts or negative times raise at construction, with the reason."""
     with pytest.raises(ValueError, match="must"):
         RetryPolicy(**kwargs)

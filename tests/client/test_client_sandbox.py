@@ -16,6 +16,7 @@ from flexfulfill.clock import ManualClock
 from flexfulfill.flex import (
     AuthenticationError,
     CheckoutSessionStatus,
+    Customer,
     FlexClient,
     NetworkError,
     NotFoundError,
@@ -43,14 +44,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[RunningSandbox]:
-    """A fresh sandbox on a free loopback port with its own SQLite file."""
-    async with run_sandbox(time_scale=0.001) as running:
-        yield running
-
-
-@pytest.fixture
 def wire() -> CountingTransport:
+    """A transport that lets a test count the requests a call made."""
     return CountingTransport()
 
 
@@ -118,8 +113,9 @@ async def test_a_paid_checkout_reads_back_through_every_checkout_call(
 ) -> None:
     """Session, line items, payment intents, filters and events agree after a paid checkout."""
     session_id = await a_paid_session(flex, sandbox)
-    session = await flex.get_checkout_session(session_id)
+    session = await flex.get_checkout_session(session_id, expand_customer=True)
     assert session.status == CheckoutSessionStatus.COMPLETE
+    assert isinstance(session.customer, Customer)
     assert session.amount_total == 2 * 4999
     items = await flex.list_line_items(session_id)
     assert [(i.quantity, i.price.unit_amount if i.price else None) for i in items] == [(2, 4999)]
@@ -147,6 +143,31 @@ async def test_refunds_are_created_read_and_listed(
     assert (await flex.get_refund(refund.refund_id)).amount == 1000
     listed = [r.refund_id async for r in flex.list_refunds(payment_intent=intent_id)]
     assert listed == [refund.refund_id]
+
+
+async def test_a_subscription_checkout_reads_updates_and_cancels(
+    flex: FlexClient, sandbox: RunningSandbox
+) -> None:
+    """A paid subscription session yields a subscription to read, list, update and cancel."""
+    product = await flex.create_product({"name": "CPAP supplies"})
+    monthly = {"interval": "monthly", "interval_count": 1}
+    price = await flex.create_price(
+        {"product": product.product_id, "unit_amount": 2500, "recurring": monthly}
+    )
+    session = await flex.create_checkout_session(
+        {"line_items": [{"price": price.price_id}], "mode": "subscription",
+         "success_url": "https://shop.example.com/ok"}
+    )  # fmt: skip
+    await sandbox.complete_checkout(session.checkout_session_id)
+    paid = await flex.get_checkout_session(session.checkout_session_id)
+    assert paid.subscription is not None
+    listed = [s.subscription_id async for s in flex.list_subscriptions(status="active")]
+    assert listed == [paid.subscription]
+    updated = await flex.update_subscription(paid.subscription, {"metadata": {"plan": "gold"}})
+    assert updated.metadata == {"plan": "gold"}
+    canceled = await flex.cancel_subscription(paid.subscription)
+    assert canceled.cancel_at_period_end is True
+    assert (await flex.get_subscription(paid.subscription)).cancel_at_period_end is True
 
 
 async def test_an_open_session_can_be_expired(flex: FlexClient) -> None:

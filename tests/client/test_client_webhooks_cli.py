@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
-import pytest
 from typer.testing import CliRunner, Result
 
 from flexfulfill.cli import app
-from flexfulfill.sandbox import RunningSandbox, run_sandbox
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[RunningSandbox]:
-    """A fresh sandbox on a free loopback port."""
-    async with run_sandbox(time_scale=0.001) as running:
-        yield running
+from flexfulfill.sandbox import RunningSandbox
 
 
 async def cli(sandbox: RunningSandbox, *args: str, key: str | None = None) -> Result:

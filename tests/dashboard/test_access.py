@@ -8,7 +8,10 @@ from dashboard_seed import USER, csrf_of, log_in
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flexfulfill.cli.serve_commands import COMPONENTS
+from flexfulfill.config import Settings
 from flexfulfill.store.tables import audit_log, webhook_events
+from flexfulfill.web.app import build_app
 
 PAGES = [
     "/dashboard/orders",
@@ -119,3 +122,13 @@ async def test_the_session_cookie_is_http_only_and_scoped(client: httpx.AsyncCli
     assert "httponly" in cookie
     assert "samesite=lax" in cookie
     assert "path=/dashboard" in cookie
+
+
+async def test_serve_mounts_the_dashboard(settings: Settings, engine: AsyncEngine) -> None:
+    """The components `flexfulfill serve` composes include the dashboard and its login page."""
+    components = [factory(settings, engine) for factory in COMPONENTS]
+    app = build_app(settings, engine, routers=[r for c in components for r in c.routers])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://serve.test") as http:
+        assert (await http.get("/dashboard/login")).status_code == 200
+        assert (await http.get("/dashboard/orders")).status_code == 303

@@ -147,3 +147,11 @@ async def test_public_routes_stay_public(client: httpx.AsyncClient, seeded: Asyn
     assert (await client.get("/healthz")).status_code == 200
     webhook = await client.post("/webhook", content=b"{}")
     assert 400 <= webhook.status_code < 500
+
+
+async def test_an_unchanged_list_keeps_its_version(operator: httpx.AsyncClient) -> None:
+    """The page and its fragment carry the same version until the data changes."""
+    full = await operator.get("/dashboard/inbox")
+    fragment = await operator.get("/dashboard/inbox", headers={"X-Fragment": "1"})
+    version = fragment.headers["x-fragment-version"]
+    assert f'data-version="{version}"' in full.text

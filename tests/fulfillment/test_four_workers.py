@@ -1,73 +1,130 @@
-"""Four workers (each with its own engine, as on four machines) share one inbox: exact counts."""
+"""Four workers (each with its own engine, as on four machines) share one inbox: exact counts.
+
+The Flex port is the in-memory fake here, so the test measures the claim protocol and the
+UNIQUE constraints under contention rather than the sandbox's speed (the sandbox tests in
+test_with_sandbox.py cover the same handlers over HTTP).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
 
+import pytest
+
 from conftest import count
-from sandbox_shop import shop
-from sqlalchemy import insert, select
+from fulfillment_fakes import FakeFlex, event_body
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flexfulfill.bootstrap import build_services
-from flexfulfill.config import Settings
-from flexfulfill.fulfillment.worker import Worker
+from flexfulfill.clock import Clock
+from flexfulfill.flex import Customer
+from flexfulfill.fulfillment.context import Services
+from flexfulfill.fulfillment.handlers import default_registry
+from flexfulfill.fulfillment.worker import Worker, WorkerConfig
 from flexfulfill.store.db import make_engine
+from flexfulfill.store.statuses import EventStatus
 from flexfulfill.store.tables import webhook_events
 
 EVENTS = 2000
-DUPLICATE_SHARE = 0.3
+DUPLICATES = 600  # 30 %
 
 
-async def _add_duplicates(engine: AsyncEngine, total: int, seed: int = 5) -> int:
-    """Copy random stored events under new message ids until there are ``total`` rows."""
-    async with engine.begin() as conn:
-        rows = (await conn.execute(select(webhook_events))).all()
-        extra = total - len(rows)
-        copies = random.Random(seed).choices(rows, k=extra)
-        values = [
-            {**row._mapping, "id": None, "message_id": f"{row.message_id}-dup{i}"}
-            for i, row in enumerate(copies)
-        ]
-        for value in values:
-            del value["id"]
-        await conn.execute(insert(webhook_events), values)
-    return extra
+def _checkout_events(flex: FakeFlex, k: int) -> list[bytes]:
+    """What one checkout brings: customer.created, payment_intent.succeeded (×2 when split), completed."""
+    split = k % 2 == 1
+    lines = [("fprod_a", 1, 2500), ("fprod_b", 2, 300)] if split else [("fprod_a", 2, 2500)]
+    session = flex.add_checkout(lines, split=split)
+    customer = f"fcus_{k}"
+    flex.customers[customer] = Customer(customer_id=customer, email=f"c{k}@example.com")
+    bodies = [event_body("customer.created", "customer", {"customer_id": customer})]
+    for pi in flex.sessions[session].payment_intent_ids:
+        bodies.append(event_body("payment_intent.succeeded", "payment_intent", {"payment_intent_id": pi}))
+    bodies.append(
+        event_body("checkout.session.completed", "checkout_session", {"checkout_session_id": session})
+    )
+    return bodies
 
 
+def _rows(bodies: list[bytes]) -> list[dict[str, object]]:
+    return [
+        {
+            "message_id": f"msg_{i:06d}",
+            "event_type": __import__("json").loads(body)["event_type"],
+            "test_mode": True,
+            "body": body,
+            "headers": "{}",
+            "received_at": 1.0,
+            "status": EventStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": 1.0,
+        }
+        for i, body in enumerate(bodies)
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_four_workers_process_2000_events_with_30_percent_duplicates_exactly_once(
-    database_url: str, engine: AsyncEngine
+    database_url: str, engine: AsyncEngine, flex: FakeFlex
 ) -> None:
-    """Checkouts through the sandbox, their events stored with 30 % duplicates, four workers."""
-    async with shop(database_url, engine) as s:
-        await s.product("thermometer", 2500)
-        await s.product("candy", 300, eligibility="not_eligible")
-        unique_target = int(EVENTS * (1 - DUPLICATE_SHARE))
-        carts = 0
-        while await count(s.engine, "webhook_events") < unique_target:
-            batch = [s.buy({"thermometer": 1, "candy": 1} if k % 2 else {"thermometer": 2}) for k in range(20)]
-            await asyncio.gather(*batch)
-            carts += len(batch)
-            await s.sandbox.wait_idle()
-        extra = await _add_duplicates(s.engine, EVENTS)
-        assert extra >= EVENTS * DUPLICATE_SHARE
-        engines = [make_engine(database_url) for _ in range(4)]
-        try:
-            settings = Settings(database_url=database_url, flex_api_key=s.sandbox.api_key)
-            workers = [
-                Worker(build_services(settings, e, s.flex), s.worker().config) for e in engines
-            ]
-            claimed = await asyncio.gather(*(w.drain() for w in workers))
-        finally:
-            for e in engines:
-                await e.dispose()
-        assert sum(claimed) == EVENTS
-        assert all(c > 0 for c in claimed)
-        lines = carts // 2 * 2 + carts // 2
-        assert await count(s.engine, "orders") == carts
-        assert await count(s.engine, "order_lines") == lines
-        assert await count(s.engine, "stock_movements") == lines
-        assert await count(s.engine, "outbox") == carts
-        assert await count(s.engine, "payments") == carts // 2 * 2 + carts // 2
-        assert await count(s.engine, "event_attempts") == EVENTS
+    """1,400 distinct events of 280 checkouts plus 600 duplicates: every count is exact."""
+    unique: list[bytes] = []
+    carts = 0
+    while len(unique) < EVENTS - DUPLICATES:
+        unique += _checkout_events(flex, carts)
+        carts += 1
+    unique = unique[: EVENTS - DUPLICATES]
+    carts = sum(1 for b in unique if b"checkout.session.completed" in b)
+    sessions_done = {b for b in unique if b"checkout.session.completed" in b}
+    bodies = unique + random.Random(3).choices(unique, k=DUPLICATES)
+    random.Random(4).shuffle(bodies)
+    async with engine.begin() as conn:
+        await conn.execute(insert(webhook_events), _rows(bodies))
+    engines = [make_engine(database_url, pool_size=4) for _ in range(4)]
+    try:
+        workers = [
+            Worker(Services(e, flex, Clock(), default_registry()), WorkerConfig(name=f"w{i}", concurrency=8))
+            for i, e in enumerate(engines)
+        ]
+        claimed = await asyncio.gather(*(w.drain() for w in workers))
+    finally:
+        for e in engines:
+            await e.dispose()
+    assert sum(claimed) == EVENTS
+    assert sum(1 for c in claimed if c > 0) >= 2
+    assert len(sessions_done) == carts
+    assert await count(engine, "webhook_events", status="done") == EVENTS
+    assert await count(engine, "event_attempts") == EVENTS
+    assert await count(engine, "orders") == carts
+    assert await count(engine, "outbox") == carts
+    lines = sum(len(flex.items[s]) for s in _completed_sessions(unique))
+    assert await count(engine, "order_lines") == lines
+    assert await count(engine, "stock_movements") == lines
+    intents = {b for b in unique if b"payment_intent.succeeded" in b}
+    order_intents = sum(len(flex.sessions[s].payment_intent_ids) for s in _completed_sessions(unique))
+    assert await count(engine, "payments") == len(intents | set()) + order_intents - _overlap(unique, flex)
+    assert await count(engine, "customers") == sum(1 for b in unique if b"customer.created" in b)
+
+
+def _completed_sessions(bodies: list[bytes]) -> list[str]:
+    import json
+
+    return [
+        json.loads(b)["object"]["checkout_session"]["checkout_session_id"]
+        for b in bodies
+        if b"checkout.session.completed" in b
+    ]
+
+
+def _overlap(bodies: list[bytes], flex: FakeFlex) -> int:
+    """Payment intents both announced by an event and listed on a completed session."""
+    import json
+
+    announced = {
+        json.loads(b)["object"]["payment_intent"]["payment_intent_id"]
+        for b in bodies
+        if b"payment_intent.succeeded" in b
+    }
+    listed = {pi for s in _completed_sessions(bodies) for pi in flex.sessions[s].payment_intent_ids}
+    return len(announced & listed)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from mail_harness import SENDER, T0, ScriptedHandler
+from mail_harness import SENDER, T0, ScriptedHandler, SenderFactory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flexfulfill.clock import ManualClock
@@ -41,15 +41,14 @@ async def local_mailbox(engine: AsyncEngine, clock: ManualClock) -> AsyncIterato
         yield server
 
 
-SenderFactory = Callable[..., OutboxSender]
-
-
 @pytest.fixture
 def make_sender(engine: AsyncEngine, clock: ManualClock) -> SenderFactory:
     """Build a sender for a port; jitter off so backoff delays are exact."""
 
     def build(port: int, *, timeout: float = 5.0, **policy: object) -> OutboxSender:
-        mailer = SmtpMailer(SmtpConfig("127.0.0.1", port, timeout=timeout))
+        mailer = SmtpMailer(
+            SmtpConfig("127.0.0.1", port, timeout=timeout, local_hostname="localhost")
+        )
         policy.setdefault("backoff", Backoff(random=lambda: 0.5))
         return OutboxSender(
             engine,

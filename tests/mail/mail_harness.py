@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import insert, select
@@ -21,7 +22,7 @@ from flexfulfill.domain.receipts import (
     receipt_key,
     receipt_message_id,
 )
-from flexfulfill.mail import Sender
+from flexfulfill.mail import OutboxSender, Sender
 from flexfulfill.store.outbox import OutboxRow
 from flexfulfill.store.statuses import OutboxStatus
 from flexfulfill.store.tables import orders, outbox
@@ -29,6 +30,8 @@ from flexfulfill.store.tables import orders, outbox
 DOMAIN = "shop.example"
 SENDER = Sender("receipts@shop.example", "Acme Health", reply_to="help@shop.example")
 T0 = 1_795_651_200.0  # 2026-11-26 00:00 UTC
+
+SenderFactory = Callable[..., OutboxSender]  # (port, timeout=…, **SenderPolicy fields)
 
 
 @dataclass
@@ -41,7 +44,6 @@ class ScriptedHandler:
 
     rcpt_replies: deque[str] = field(default_factory=deque)
     data_replies: deque[str] = field(default_factory=deque)
-    accepted: list[EmailMessage] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)
     rcpt_attempts: int = 0
     data_attempts: int = 0
@@ -59,15 +61,18 @@ class ScriptedHandler:
         self.data_attempts += 1
         if self.data_replies:
             return self.data_replies.popleft()
-        raw = envelope.original_content or b""
-        message = BytesParser(policy=policy.default).parsebytes(raw)
-        assert isinstance(message, EmailMessage)
-        self.accepted.append(message)
-        self.raw.append(raw)
+        self.raw.append(envelope.original_content or b"")
         return "250 2.0.0 Queued"
 
+    def accepted(self) -> list[EmailMessage]:
+        """The accepted messages, parsed on demand (a method: aiosmtpd reads every attribute)."""
+        parsed = [BytesParser(policy=policy.default).parsebytes(raw) for raw in self.raw]
+        assert all(isinstance(m, EmailMessage) for m in parsed)
+        return parsed  # type: ignore[return-value]
+
     def message_ids(self) -> list[str]:
-        return [str(m["Message-ID"]) for m in self.accepted]
+        headers = [BytesHeaderParser().parsebytes(raw) for raw in self.raw]
+        return [str(h["Message-ID"]) for h in headers]
 
 
 def plain_receipt(order_id: int = 1) -> Receipt:
@@ -188,7 +193,8 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     """The plain-text and HTML bodies of a received receipt."""
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     return _lf(text.get_content()), _lf(html.get_content())
 
 

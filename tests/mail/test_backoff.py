@@ -17,7 +17,8 @@ def test_jitter_spreads_a_delay_both_ways_but_never_past_the_cap() -> None:
     low, high = Backoff(random=lambda: 0.0), Backoff(random=lambda: 0.999999)
     assert low.delay(3) == 16.0
     assert 23.99 < high.delay(3) <= 24.0
-    assert high.delay(20) == 3600.0 and low.delay(20) == 2880.0
+    assert high.delay(20) == 3600.0
+    assert low.delay(20) == 2880.0
 
 
 def test_a_receipt_runs_out_of_attempts_at_the_maximum() -> None:

@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import SenderFactory
-from mail_harness import ScriptedHandler, outbox_rows, plain_receipt, seed
+from mail_harness import ScriptedHandler, SenderFactory, outbox_rows, plain_receipt, seed
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 

@@ -44,7 +44,7 @@ async def test_a_sender_that_lost_its_lease_cannot_undo_its_successors_claim(
     await _claim(engine, "b", NOW + 61)
     assert not await outbox.mark_retry(engine, 1, worker="a", error="x", next_attempt_at=NOW)
     assert not await outbox.mark_failed(engine, 1, worker="a", error="x")
-    await outbox.mark_sent(engine, 1, now=NOW + 62)
+    await outbox.mark_sent(engine, [1], now=NOW + 62)
     [row] = await outbox_rows(engine)
     assert (row.status, row.sent_at) == (OutboxStatus.SENT, NOW + 62)
 
@@ -63,7 +63,7 @@ async def test_rows_not_yet_due_and_finished_rows_are_not_claimed(engine: AsyncE
     await _claim(engine, "a", limit=3)
     await outbox.mark_retry(engine, 1, worker="a", error="451", next_attempt_at=NOW + 100)
     await outbox.mark_failed(engine, 2, worker="a", error="550")
-    await outbox.mark_sent(engine, 3, now=NOW)
+    await outbox.mark_sent(engine, [3], now=NOW)
     assert await _claim(engine, "b", NOW + 99) == []
     assert await _claim(engine, "b", NOW + 100) == [1]
 
@@ -82,7 +82,8 @@ async def test_a_resend_is_a_new_row_with_its_own_message_id_and_an_audit_entry(
     )
     assert first.message_id == "<receipt.2.fcs_split_2.resend1@shop.example>"
     assert second.message_id == "<receipt.2.fcs_split_2.resend2@shop.example>"
-    assert first.payload == original.payload and first.recipient == original.recipient
+    assert first.payload == original.payload
+    assert first.recipient == original.recipient
     assert (first.status, first.next_attempt_at) == (OutboxStatus.PENDING, NOW)
     async with engine.connect() as conn:
         audits = (await conn.execute(select(audit_log).order_by(audit_log.c.id))).all()

@@ -24,14 +24,16 @@ def test_the_stock_templates_render_every_amount_of_a_split_cart() -> None:
             assert expected in part
         for expected in ("$25.00", "$84.99", "-$5.00", "$79.99", "$54.99", "1881", "0005"):
             assert expected in part
-        assert "HSA/FSA card" in part and "Other card" in part
+        assert "HSA/FSA card" in part
+        assert "Other card" in part
     assert rendered.subject == "Your receipt from Acme Health — order FF-000002"
 
 
 def test_a_plain_cart_shows_no_discount_row_and_no_subscription() -> None:
     """Optional sections stay out when there is nothing to show."""
     rendered = build_renderer("Acme Health").render(plain_receipt())
-    assert "Discount" not in rendered.text and "Subscription" not in rendered.text
+    assert "Discount" not in rendered.text
+    assert "Subscription" not in rendered.text
     assert "split" not in rendered.text
 
 

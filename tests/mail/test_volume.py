@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import SenderFactory
-from mail_harness import ScriptedHandler, outbox_rows, plain_receipt, seed, split_receipt
+from mail_harness import (
+    ScriptedHandler,
+    SenderFactory,
+    outbox_rows,
+    plain_receipt,
+    seed,
+    split_receipt,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flexfulfill.mail import Outcome, SmtpServer

@@ -63,5 +63,3 @@ class Receiver:
         async with self.engine.connect() as conn:
             result = await conn.execute(select(webhook_events).order_by(webhook_events.c.id))
             return [dict(r._mapping) for r in result]
-
-

@@ -135,8 +135,9 @@ def test_building_the_app_without_a_secret_names_the_variable(tmp_path: Path) ->
 async def _served(database_url: str, **extensions: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A client for the app built with ``extensions`` on ``database_url``, served on loopback."""
     engine = make_engine(database_url)
-    app = build_app(Settings(database_url=database_url, webhook_secrets=(SECRET,)), engine,
-                    **extensions)
+    app = build_app(
+        Settings(database_url=database_url, webhook_secrets=(SECRET,)), engine, **extensions
+    )
     try:
         async with running(app) as base, httpx.AsyncClient(base_url=base) as client:
             yield client

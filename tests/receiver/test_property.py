@@ -28,8 +28,11 @@ FAMILIES = {
     "flex": ("flex-event-id", "flex-timestamp", "flex-signature"),
 }
 # Header values a client can put on the wire: visible latin-1, single inner spaces.
-token = st.text(st.characters(min_codepoint=0x21, max_codepoint=0xFF, exclude_characters="\x7f"),
-                min_size=1, max_size=40)
+token = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0xFF, exclude_characters="\x7f"),
+    min_size=1,
+    max_size=40,
+)
 header_value = st.lists(token, min_size=1, max_size=3).map(" ".join)
 bodies = st.one_of(
     st.binary(max_size=2000),
@@ -51,8 +54,11 @@ def deliveries(draw: st.DrawFn) -> tuple[dict[str, bytes], bytes, bool]:
     headers[sig_name] = draw(st.just(genuine) | header_value)
     for name in draw(st.sets(st.sampled_from(sorted(headers)), max_size=2)):
         del headers[name]
-    extra = draw(st.dictionaries(st.sampled_from(["x-extra", "svix-id", "content-type"]),
-                                 header_value, max_size=2))
+    extra = draw(
+        st.dictionaries(
+            st.sampled_from(["x-extra", "svix-id", "content-type"]), header_value, max_size=2
+        )
+    )
     headers = {**extra, **headers} if draw(st.booleans()) else {**headers, **extra}
     valid = (headers.get(id_name), headers.get(ts_name), headers.get(sig_name)) == (
         message_id,
@@ -102,8 +108,11 @@ def test_any_request_gets_2xx_or_4xx_and_only_verified_messages_are_stored(
     verified: set[str] = set()
     with httpx.Client(base_url=served_in_thread, timeout=30) as client:
 
-        @settings(max_examples=120, deadline=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @settings(
+            max_examples=120,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
         @given(delivery=deliveries())
         def post_one(delivery: tuple[dict[str, bytes], bytes, bool]) -> None:
             headers, body, valid = delivery
@@ -111,8 +120,9 @@ def test_any_request_gets_2xx_or_4xx_and_only_verified_messages_are_stored(
             assert 200 <= response.status_code < 500, response.text
             if response.status_code < 300:
                 assert valid, f"accepted an unverified request: {headers!r}"
-                verified.add(next(v.decode("latin-1") for k, v in headers.items()
-                                  if k.endswith("id")))
+                verified.add(
+                    next(v.decode("latin-1") for k, v in headers.items() if k.endswith("id"))
+                )
             else:
                 assert set(response.json()["error"]) == {"code", "message"}
 

@@ -8,7 +8,6 @@ import json
 
 import httpx
 import pytest
-
 from receiver_helpers import BODY_LIMIT, SECRET, Receiver, event, signed
 
 OTHER = "whsec_" + base64.b64encode(b"a different endpoint secret").decode()
@@ -97,8 +96,8 @@ async def test_bad_headers_get_a_4xx_with_a_code_and_store_nothing(
     """Each malformed request is answered with its status, a JSON error code and a message."""
     body = event()
     headers = _headers_with(change, body, receiver.clock.now())
-    if "svix-id" in change and change["svix-id"]:  # re-sign so only the id's length is wrong
-        headers = signed(change["svix-id"], body, timestamp=receiver.clock.now())
+    if long_id := change.get("svix-id"):  # re-signed, so only the id's length is wrong
+        headers = signed(long_id, body, timestamp=receiver.clock.now())
     response = await receiver.client.post("/webhook", content=body, headers=headers)
     assert response.status_code == status
     error = response.json()["error"]

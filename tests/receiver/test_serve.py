@@ -36,8 +36,11 @@ def serving(database_url: str, cwd: Path) -> Iterator[tuple[subprocess.Popen[byt
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "FLEX_WEBHOOK_SECRET": SECRET}
     proc = subprocess.Popen(
-        [str(CLI), "serve", "--port", str(port)], env=env, cwd=cwd,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [str(CLI), "serve", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

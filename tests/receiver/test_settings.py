@@ -62,7 +62,7 @@ def test_a_malformed_value_names_the_variable_and_shows_an_example(
 
 
 def test_serve_without_a_secret_stops_with_one_clear_line(tmp_path: Path) -> None:
-    """`flexfulfill serve` exits 2 naming FLEX_WEBHOOK_SECRET instead of starting half-configured."""
+    """`flexfulfill serve` exits 2 naming FLEX_WEBHOOK_SECRET rather than half-starting."""
     env = {k: v for k, v in os.environ.items() if k != "FLEX_WEBHOOK_SECRET"}
     done = subprocess.run(
         [str(CLI), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60

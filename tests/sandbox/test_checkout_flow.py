@@ -1,4 +1,4 @@
-"""The checkout flow behind the completion test helper: customers, intents, splits, subscriptions."""
+"""The checkout flow behind the completion helper: customers, intents, splits, subscriptions."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ async def test_a_paid_checkout_records_flex_events_in_the_guides_order(flex: Any
     done = response.json()["checkout_session"]
     assert done["status"] == "complete"
     assert done["amount_received"] == done["amount_total"] == 2500
-    assert done["customer"].startswith("fcus_") and len(done["payment_intents"]) == 1
+    assert done["customer"].startswith("fcus_")
+    assert len(done["payment_intents"]) == 1
     flow = (await event_types(flex))[2:]
     assert flow == [
         "customer.created",
@@ -75,7 +76,8 @@ async def test_a_declined_card_leaves_the_session_open_to_pay_again(flex: Any) -
     assert again.json()["checkout_session"]["status"] == "complete"
     types = await event_types(flex)
     assert types.count("payment_intent.payment_failed") == 1
-    assert types.count("customer.created") == 1 and types.count("payment_intent.created") == 1
+    assert types.count("customer.created") == 1
+    assert types.count("payment_intent.created") == 1
 
 
 async def test_only_the_last_four_digits_of_a_card_are_kept(flex: Any) -> None:
@@ -83,7 +85,8 @@ async def test_only_the_last_four_digits_of_a_card_are_kept(flex: Any) -> None:
     session = await make_session(flex, [await make_price(flex)])
     done = (await complete(flex, session["checkout_session_id"])).json()["checkout_session"]
     intent = (await flex.get(f"/v1/payment_intents/{done['payment_intents'][0]}")).text
-    assert '"last4":"4242"' in intent and "4242424242424242" not in intent
+    assert '"last4":"4242"' in intent
+    assert "4242424242424242" not in intent
 
 
 async def test_subscription_mode_goes_from_incomplete_to_active_with_a_paid_invoice(
@@ -100,7 +103,8 @@ async def test_subscription_mode_goes_from_incomplete_to_active_with_a_paid_invo
     session = await make_session(flex, [price], mode="subscription")
     done = (await complete(flex, session["checkout_session_id"])).json()["checkout_session"]
     sub = (await flex.get(f"/v1/subscriptions/{done['subscription']}")).json()["subscription"]
-    assert sub["status"] == "active" and sub["latest_invoice"] == done["invoice"]
+    assert sub["status"] == "active"
+    assert sub["latest_invoice"] == done["invoice"]
     events = (await flex.get("/v1/events", params={"limit": 100})).json()["events"][::-1]
     created = next(e for e in events if e["event_type"] == "customer.subscription.created")
     assert created["object"]["subscription"]["status"] == "incomplete"
@@ -149,9 +153,8 @@ async def test_a_refund_emits_created_then_updated_and_counts_on_the_session(fle
     assert (await event_types(flex))[-2:] == ["refund.created", "refund.updated"]
     body["refund"]["amount"] = 2000
     too_much = await flex.post("/v1/refunds", json=body)
-    assert (
-        too_much.status_code == 422 and too_much.json()["detail"][0]["type"] == "amount_too_large"
-    )
+    assert too_much.status_code == 422
+    assert too_much.json()["detail"][0]["type"] == "amount_too_large"
 
 
 async def test_an_expired_session_cannot_be_paid(flex: Any) -> None:

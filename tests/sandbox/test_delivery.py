@@ -3,6 +3,7 @@ timeouts, auto-disable and restart-resume, on a ManualClock (the schedule runs i
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ async def attempts(sandbox: Any, webhook_id: str) -> list[dict[str, Any]]:
 
 def gaps(rows: list[dict[str, Any]]) -> list[float]:
     times = [row["attempted_at"] for row in rows]
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def replies(*sequence: Reply) -> Any:
@@ -41,7 +42,9 @@ def replies(*sequence: Reply) -> Any:
     return lambda _request: queue.pop(0) if queue else Reply()
 
 
-async def test_a_failing_message_is_retried_on_svixs_schedule_with_one_svix_id(receiver: Receiver) -> None:
+async def test_a_failing_message_is_retried_on_svixs_schedule_with_one_svix_id(
+    receiver: Receiver,
+) -> None:
     """8 attempts: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h apart (±20 %), then failed."""
     receiver.script = lambda _r: Reply(500, body=b"boom")
     async with run_sandbox(clock=ManualClock(), seed=3) as sandbox:
@@ -50,11 +53,13 @@ async def test_a_failing_message_is_retried_on_svixs_schedule_with_one_svix_id(r
         await receiver.wait_for(8)
         await sandbox.wait_idle()
         rows = await attempts(sandbox, hook["webhook_id"])
-    assert len(rows) == 8 and len(receiver.requests) == 8
+    assert len(rows) == 8
+    assert len(receiver.requests) == 8
     assert {r.headers["svix-id"] for r in receiver.requests} == {rows[0]["message_id"]}
     for gap, base in zip(gaps(rows), SVIX_SCHEDULE, strict=True):
         assert 0.8 * base <= gap <= 1.2 * base
-    assert rows[-1]["next_attempt_at"] is None and rows[0]["response_excerpt"] == "boom"
+    assert rows[-1]["next_attempt_at"] is None
+    assert rows[0]["response_excerpt"] == "boom"
     for request in receiver.requests:
         verified(hook["signing_secret"], request)
 
@@ -79,11 +84,14 @@ async def test_jitter_differs_between_messages_and_stays_within_bounds(receiver:
     for message_id in failed:
         mine = [r for r in rows if r["message_id"] == message_id]
         first_gaps += gaps(mine)
-    assert len(first_gaps) == 6 and all(4.0 <= g <= 6.0 for g in first_gaps)
+    assert len(first_gaps) == 6
+    assert all(4.0 <= g <= 6.0 for g in first_gaps)
     assert len({round(g, 6) for g in first_gaps}) > 1
 
 
-async def test_retry_after_is_honoured_within_one_and_two_times_the_delay(receiver: Receiver) -> None:
+async def test_retry_after_is_honoured_within_one_and_two_times_the_delay(
+    receiver: Receiver,
+) -> None:
     """Retry-After 3600 s is capped at 2 × delay; Retry-After 1 s never shortens the delay."""
     receiver.script = replies(Reply(503, {"retry-after": "3600"}), Reply(503, {"retry-after": "1"}))
     async with run_sandbox(clock=ManualClock(), seed=5) as sandbox:
@@ -103,7 +111,8 @@ async def test_a_429_waits_at_least_the_overload_penalty(receiver: Receiver) -> 
         await sandbox.request("POST", "/v1/customers", CUSTOMER)
         await receiver.wait_for(2)
         rows = await attempts(sandbox, hook["webhook_id"])
-    assert rows[0]["outcome"] == "rate_limited" and gaps(rows) == [pytest.approx(60.0)]
+    assert rows[0]["outcome"] == "rate_limited"
+    assert gaps(rows) == [pytest.approx(60.0)]
 
 
 async def test_a_redirect_is_a_failure_and_is_not_followed(receiver: Receiver) -> None:
@@ -114,11 +123,16 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(receiver: Receiver) -
         await sandbox.request("POST", "/v1/customers", CUSTOMER)
         await receiver.wait_for(2)
         rows = await attempts(sandbox, hook["webhook_id"])
-    assert [(r["outcome"], r["status_code"]) for r in rows] == [("redirect", 302), ("succeeded", 200)]
+    assert [(r["outcome"], r["status_code"]) for r in rows] == [
+        ("redirect", 302),
+        ("succeeded", 200),
+    ]
     assert [r.path for r in receiver.requests] == ["/webhook", "/webhook"]
 
 
-async def test_a_timeout_fails_the_attempt_and_waits_the_overload_penalty(receiver: Receiver) -> None:
+async def test_a_timeout_fails_the_attempt_and_waits_the_overload_penalty(
+    receiver: Receiver,
+) -> None:
     """An endpoint slower than the timeout: outcome timeout, next try ≥ 60 s later."""
     receiver.script = replies(Reply(200, delay=1.5))
     policy = RetryPolicy(timeout=0.2)
@@ -129,7 +143,8 @@ async def test_a_timeout_fails_the_attempt_and_waits_the_overload_penalty(receiv
         await sandbox.wait_idle()
         rows = await attempts(sandbox, hook["webhook_id"])
     assert [r["outcome"] for r in rows] == ["timeout", "succeeded"]
-    assert rows[0]["duration_ms"] < 1000 and gaps(rows)[0] >= 60.0
+    assert rows[0]["duration_ms"] < 1000
+    assert gaps(rows)[0] >= 60.0
 
 
 async def test_an_endpoint_failing_past_the_window_is_disabled(receiver: Receiver) -> None:
@@ -148,7 +163,9 @@ async def test_an_endpoint_failing_past_the_window_is_disabled(receiver: Receive
     assert len(receiver.requests) == 5
 
 
-async def test_a_restarted_sandbox_resumes_pending_retries(receiver: Receiver, tmp_path: Path) -> None:
+async def test_a_restarted_sandbox_resumes_pending_retries(
+    receiver: Receiver, tmp_path: Path
+) -> None:
     """A retry pending at shutdown is delivered by the next sandbox on the same database."""
     url = f"sqlite:///{tmp_path / 'sandbox.sqlite3'}"
     clock = ManualClock()
@@ -178,5 +195,6 @@ async def test_an_event_can_be_sent_again_as_the_same_message(receiver: Receiver
         await receiver.wait_for(2)
         await sandbox.wait_idle()
         listed = await sandbox.request("GET", f"/v1/events/{event['event_id']}/attempts")
-    assert again["event"]["event_id"] == event["event_id"] and len(listed["attempts"]) == 2
+    assert again["event"]["event_id"] == event["event_id"]
+    assert len(listed["attempts"]) == 2
     assert receiver.requests[0].headers["svix-id"] == receiver.requests[1].headers["svix-id"]

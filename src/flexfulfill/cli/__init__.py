@@ -11,11 +11,12 @@ from flexfulfill.cli import (
     dashboard_commands,
     db_commands,
     doctor_commands,
-    sandbox_commands,
     events_commands,
     receipts_commands,
+    sandbox_commands,
     serve_commands,
     stock_commands,
+    up_commands,
     webhooks_commands,
     worker_commands,
 )
@@ -51,6 +52,7 @@ for module in (
     receipts_commands,
     dashboard_commands,
     doctor_commands,
+    up_commands,
 ):
     module.register(app)
 

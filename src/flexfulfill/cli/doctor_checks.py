@@ -214,7 +214,10 @@ async def inbox(probe: Probe) -> Check:
         detail = f"{stuck} event(s) overdue by more than 5 minutes"
         return Check(name, Status.FAIL, detail, "is a worker running? start `flexfulfill worker`")
     if dead:
-        fix = "read their errors (`flexfulfill events list --status dead`), then replay them"
+        fix = (
+            "read their errors (`flexfulfill events list --status dead`), fix the cause, "
+            "then `flexfulfill events replay --dead`"
+        )
         return Check(name, Status.WARN, f"{dead} dead event(s)", fix)
     return Check(name, Status.OK, "no dead or overdue events")
 

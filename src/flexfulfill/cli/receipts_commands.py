@@ -128,10 +128,14 @@ def _print_message(row: OutboxRow, *, html: bool) -> None:
     settings = Settings.from_env()
     sender = Sender(settings.receipt_from, settings.merchant_name, settings.receipt_reply_to)
     message = message_for(row, build_receipt_renderer(settings), sender)
-    body = message.get_body(preferencelist=("html",) if html else ("plain",))
+    wanted = "text/html" if html else "text/plain"
     for name in ("From", "To", "Subject", "Date", "Message-ID"):
         console.print(f"[bold]{name}:[/] {message[name]}", highlight=False)
-    console.print(str(body.get_content()) if body else "", highlight=False, markup=False)
+    for part in message.walk():
+        if part.get_content_type() == wanted:
+            body = part.get_payload(decode=True)
+            assert isinstance(body, bytes)
+            console.print(body.decode("utf-8"), highlight=False, markup=False)
 
 
 @receipts.command(epilog="Example: flexfulfill receipts resend FF-000012 --to new@example.com")

@@ -38,13 +38,15 @@ def register(app: typer.Typer) -> None:
     app.command(epilog=TRIGGER_EPILOG)(trigger)
 
 
-def sandbox(  # noqa: PLR0913 — one flag per documented option
+def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 4243,
     database: Annotated[str, typer.Option(help="SQLite file or database URL.")] = DEFAULT_DATABASE,
     time_scale: Annotated[float, typer.Option(help="Multiplies every retry delay.")] = 1.0,
     timeout: Annotated[float, typer.Option(help="Delivery timeout, seconds.")] = 15.0,
-    disable_after: Annotated[float, typer.Option(help="Disable an endpoint failing this long (s, × scale).")] = FIVE_DAYS,
+    disable_after: Annotated[
+        float, typer.Option(help="Disable an endpoint failing this long (s, × scale).")
+    ] = FIVE_DAYS,
     seed: Annotated[int | None, typer.Option(help="Seed jitter and faults.")] = None,
     duplicate_rate: Annotated[float, typer.Option(help="Chance of a duplicate delivery.")] = 0.0,
     reorder_window: Annotated[float, typer.Option(help="Shuffle first attempts within s.")] = 0.0,
@@ -53,9 +55,14 @@ def sandbox(  # noqa: PLR0913 — one flag per documented option
     clock_skew: Annotated[float, typer.Option(help="Add s to svix-timestamp.")] = 0.0,
 ) -> None:
     """Run the Flex sandbox: Flex's API under /v1, events and signed webhook delivery."""
-    faults = Faults(duplicate_rate=duplicate_rate, reorder_window=reorder_window,
-                    drop_first_attempt_rate=drop_first_rate, extra_delay=extra_delay,
-                    signing_clock_skew=clock_skew, seed=seed)
+    faults = Faults(
+        duplicate_rate=duplicate_rate,
+        reorder_window=reorder_window,
+        drop_first_attempt_rate=drop_first_rate,
+        extra_delay=extra_delay,
+        signing_clock_skew=clock_skew,
+        seed=seed,
+    )
     policy = RetryPolicy(time_scale=time_scale, timeout=timeout, disable_after=disable_after)
     try:
         asyncio.run(_serve(host, port, _database_url(database), policy, faults))
@@ -75,7 +82,9 @@ async def _serve(host: str, port: int, url: str, policy: RetryPolicy, faults: Fa
             table = Table(title="Flex sandbox", show_header=False)
             table.add_row("API base", f"http://{host}:{bound}")
             table.add_row("API key", f"{new_test_key()}  (any fsk_test_… key works)")
-            table.add_row("Database", url.split("///")[-1] if url.startswith("sqlite") else "(given URL)")
+            table.add_row(
+                "Database", url.split("///")[-1] if url.startswith("sqlite") else "(given URL)"
+            )
             console.print(table)
             await asyncio.Event().wait()
     finally:
@@ -83,30 +92,54 @@ async def _serve(host: str, port: int, url: str, policy: RetryPolicy, faults: Fa
         await state.store.engine.dispose()
 
 
-def trigger(  # noqa: PLR0913 — the overrides users ask for, one flag each
-    event: Annotated[str, typer.Argument(help="checkout.session.completed, "
-                                          "customer.subscription.created or refund.updated")] = "checkout.session.completed",
-    sandbox_url: Annotated[str, typer.Option(envvar="FLEX_API_BASE", help="Sandbox base URL.")] = "http://127.0.0.1:4243",
-    api_key: Annotated[str, typer.Option(envvar="FLEX_API_KEY", help="A fsk_test_ key.")] = "fsk_test_trigger",
+def trigger(
+    event: Annotated[
+        str,
+        typer.Argument(
+            help="checkout.session.completed, customer.subscription.created or refund.updated"
+        ),
+    ] = "checkout.session.completed",
+    sandbox_url: Annotated[
+        str, typer.Option(envvar="FLEX_API_BASE", help="Sandbox base URL.")
+    ] = "http://127.0.0.1:4243",
+    api_key: Annotated[
+        str, typer.Option(envvar="FLEX_API_KEY", help="A fsk_test_ key.")
+    ] = "fsk_test_trigger",
     price: Annotated[list[str] | None, typer.Option(help="Existing price id(s) to buy.")] = None,
-    client_reference_id: Annotated[str | None, typer.Option(help="The merchant's order reference.")] = None,
+    client_reference_id: Annotated[
+        str | None, typer.Option(help="The merchant's order reference.")
+    ] = None,
     metadata: Annotated[list[str] | None, typer.Option(help="key=value, repeatable.")] = None,
     customer: Annotated[str | None, typer.Option(help="An existing customer id (fcus_…).")] = None,
-    email: Annotated[str, typer.Option(help="Contact e-mail for a new customer.")] = "shopper@example.com",
-    card: Annotated[str, typer.Option(help="Card number (4000000000009995 declines).")] = "4242424242424242",
+    email: Annotated[
+        str, typer.Option(help="Contact e-mail for a new customer.")
+    ] = "shopper@example.com",
+    card: Annotated[
+        str, typer.Option(help="Card number (4000000000009995 declines).")
+    ] = "4242424242424242",
     second_card: Annotated[str | None, typer.Option(help="Regular card of a split cart.")] = None,
     split: Annotated[bool, typer.Option(help="Buy an eligible and a non-eligible item.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the session as JSON.")] = False,
 ) -> None:
     """Create a checkout session in the sandbox and pay it, as a shopper would."""
-    request = TriggerRequest(event=event, prices=price or [], client_reference_id=client_reference_id,
-                             metadata=_pairs(metadata or []), customer=customer, email=email,
-                             card=card, second_card=second_card, split=split)
+    request = TriggerRequest(
+        event=event,
+        prices=price or [],
+        client_reference_id=client_reference_id,
+        metadata=_pairs(metadata or []),
+        customer=customer,
+        email=email,
+        card=card,
+        second_card=second_card,
+        split=split,
+    )
     try:
         result = asyncio.run(run_trigger(sandbox_url, api_key, request))
     except httpx.HTTPError as exc:
-        err.print(f"[red]Cannot reach the sandbox at {sandbox_url}:[/] {exc}. "
-                  "Start it with `flexfulfill sandbox` or pass --sandbox-url.")
+        err.print(
+            f"[red]Cannot reach the sandbox at {sandbox_url}:[/] {exc}. "
+            "Start it with `flexfulfill sandbox` or pass --sandbox-url."
+        )
         raise typer.Exit(1) from None
     _report(result, as_json)
 
@@ -116,7 +149,9 @@ def _pairs(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"{item!r}: write metadata as key=value", param_hint="--metadata")
+            raise typer.BadParameter(
+                f"{item!r}: write metadata as key=value", param_hint="--metadata"
+            )
         pairs[key] = value
     return pairs
 
@@ -129,8 +164,15 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     else:
         session = result["checkout_session"]
         table = Table(title="Checkout completed", show_header=False)
-        for key in ("checkout_session_id", "status", "mode", "amount_total", "customer",
-                    "client_reference_id", "subscription"):
+        for key in (
+            "checkout_session_id",
+            "status",
+            "mode",
+            "amount_total",
+            "customer",
+            "client_reference_id",
+            "subscription",
+        ):
             table.add_row(key, str(session.get(key, "")))
         table.add_row("payment_intents", ", ".join(session.get("payment_intents", [])))
         console.print(table)

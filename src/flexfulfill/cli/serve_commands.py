@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from fastapi import APIRouter
 import uvicorn
+from fastapi import APIRouter
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flexfulfill.bootstrap import build_engine
 from flexfulfill.config import Settings
 from flexfulfill.store.migrate import pending_revisions, upgrade
-from flexfulfill.web.app import Background, build_app
-from flexfulfill.web.server import run, server_config
+from flexfulfill.web.app import Background, MerchantApp, build_app
+from flexfulfill.web.server import run, server_config, worker_options
 
 console = Console(stderr=True)
 
@@ -50,8 +52,17 @@ def _dashboard(settings: Settings, engine: AsyncEngine) -> Component:
     return dashboard_component(settings, engine)
 
 
+def _receipts(settings: Settings, engine: AsyncEngine) -> Component:
+    """The receipt sender, beside the worker (see bootstrap.build_receipt_task)."""
+    from flexfulfill.bootstrap import build_receipt_task
+
+    if not settings.run_worker_in_serve:
+        return Component()  # `flexfulfill worker` runs it instead
+    return Component(background=(build_receipt_task(settings, engine),))
+
+
 # Areas plug into `serve` here, one factory each (the worker, the success page, the dashboard).
-COMPONENTS: tuple[ComponentFactory, ...] = (_fulfillment, _dashboard)
+COMPONENTS: tuple[ComponentFactory, ...] = (_fulfillment, _dashboard, _receipts)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,32 +73,60 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: str = typer.Option(None, help="Interface to listen on [default: FLEXFULFILL_HOST]"),
-    port: int = typer.Option(None, help="Port to listen on [default: FLEXFULFILL_PORT or 4242]"),
+    host: Annotated[str | None, typer.Option(help="Interface [default: FLEXFULFILL_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: FLEXFULFILL_PORT, 4242]")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes sharing the port")] = 1,
 ) -> None:
     """Run the merchant server: POST /webhook, /healthz, /readyz, /metrics.
 
     Reads FLEX_WEBHOOK_SECRET (required) and DATABASE_URL; migrates an empty database first.
-    Stops cleanly on Ctrl-C or SIGTERM: requests in flight are answered first.
+    Stops cleanly on Ctrl-C or SIGTERM: requests in flight are answered first. With
+    --workers N, N processes share the port, each acknowledging only after its own commit.
     """
     settings = Settings.from_env(require=("FLEX_WEBHOOK_SECRET",))
+    host, port = host or settings.host, port or settings.port
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn already shut down cleanly
+        if workers == 1:
+            run(_serve(settings, host, port))
+        else:
+            run(_prepare(settings))
+            uvicorn.run(WORKER_APP, factory=True, workers=workers, **worker_options(host, port))
+
+
+WORKER_APP = "flexfulfill.cli.serve_commands:worker_app"
+
+
+def worker_app() -> MerchantApp:
+    """The app one ``serve --workers N`` process runs (settings from the environment again)."""
+    settings = Settings.from_env(require=("FLEX_WEBHOOK_SECRET",))
+    engine = build_engine(settings)
+    return _app(settings, engine, close_engine=True)
+
+
+def _app(settings: Settings, engine: AsyncEngine, *, close_engine: bool = False) -> MerchantApp:
+    components = [factory(settings, engine) for factory in COMPONENTS]
+    return build_app(
+        settings,
+        engine,
+        routers=[r for c in components for r in c.routers],
+        background=[b for c in components for b in c.background],
+        close_engine=close_engine,
+    )
+
+
+async def _prepare(settings: Settings) -> None:
+    engine = build_engine(settings)
     try:
-        run(_serve(settings, host or settings.host, port or settings.port))
-    except KeyboardInterrupt:
-        pass
+        await prepare_schema(engine)
+    finally:
+        await engine.dispose()
 
 
 async def _serve(settings: Settings, host: str, port: int) -> None:
     engine = build_engine(settings)
     try:
         await prepare_schema(engine)
-        components = [factory(settings, engine) for factory in COMPONENTS]
-        app = build_app(
-            settings,
-            engine,
-            routers=[r for c in components for r in c.routers],
-            background=[b for c in components for b in c.background],
-        )
+        app = _app(settings, engine)
         console.print(f"flexfulfill listening on http://{host}:{port} (POST /webhook)")
         await uvicorn.Server(server_config(app, host, port)).serve()
     finally:
@@ -120,8 +159,8 @@ async def _is_empty(engine: AsyncEngine) -> bool:
 
 
 def demo(
-    db: Path = typer.Option(None, help="SQLite file to use [default: a new temporary file]"),
-    json_output: bool = typer.Option(False, "--json", help="Print the outcome as JSON"),
+    db: Annotated[Path | None, typer.Option(help="SQLite file [default: a temporary one]")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON")] = False,
 ) -> None:
     """Start the receiver on SQLite, post signed webhooks to it, show what was stored.
 
@@ -132,6 +171,6 @@ def demo(
     from flexfulfill.web.demo import print_outcome, run_demo
 
     with tempfile.TemporaryDirectory(prefix="flexfulfill-demo-") as scratch:
-        path = db or Path(scratch) / "demo.sqlite3"
+        path = (db or Path(scratch) / "demo.sqlite3").resolve()
         outcome = run(run_demo(path))
     print_outcome(outcome, json_output=json_output)

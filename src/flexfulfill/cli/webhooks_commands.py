@@ -141,8 +141,9 @@ def _table(found: list[Webhook]) -> Table:
     widest = max(len(webhook.webhook_id) for webhook in found)
     table.add_column("ID", no_wrap=True, min_width=widest)  # ids are copied: never wrap them
     table.add_column("URL", overflow="fold")
-    for heading in ("Events", "Enabled", "Mode"):
-        table.add_column(heading)
+    table.add_column("Events", overflow="fold")
+    table.add_column("Enabled")
+    table.add_column("Mode")
     for webhook in found:
         table.add_row(
             webhook.webhook_id,

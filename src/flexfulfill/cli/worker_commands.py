@@ -11,7 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flexfulfill.bootstrap import build_engine, build_flex_client, build_worker
+from flexfulfill.bootstrap import (
+    build_engine,
+    build_flex_client,
+    build_receipt_task,
+    build_worker,
+)
 from flexfulfill.config import Settings
 from flexfulfill.fulfillment.reconciler import Reconciler, ReconcileRun
 
@@ -51,7 +56,7 @@ async def _work(settings: Settings, concurrency: int, *, reconcile: bool) -> Non
     try:
         runner = build_worker(settings, engine, flex, concurrency=concurrency)
         console.print(f"worker {runner.name} started (concurrency {concurrency})")
-        tasks = [runner.run(stop)]
+        tasks = [runner.run(stop), build_receipt_task(settings, engine)(stop)]
         if reconcile:
             tasks.append(Reconciler(runner.services).run_forever(settings.reconcile_interval, stop))
         await asyncio.gather(*tasks)

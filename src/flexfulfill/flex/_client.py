@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from operator import attrgetter
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
-from flexfulfill.clock import Clock
+from flexfulfill.clock import Clock, ManualClock
 from flexfulfill.flex._http import HTTPCore
 from flexfulfill.flex._models import (
     CheckoutSession,
@@ -51,7 +52,7 @@ class FlexClient:
         base_url: str = DEFAULT_BASE_URL,
         *,
         retry: RetryPolicy | None = None,
-        clock: Clock | None = None,
+        clock: Clock | ManualClock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
@@ -63,7 +64,7 @@ class FlexClient:
             api_key.strip(),
             self.base_url,
             retry=retry or RetryPolicy(),
-            clock=clock or Clock(),
+            clock=clock.as_clock() if isinstance(clock, ManualClock) else clock or Clock(),
             transport=transport,
             timeout=timeout,
         )
@@ -94,8 +95,9 @@ class FlexClient:
         """Create a session; send the shopper to its ``redirect_url``."""
         return await self._create(CheckoutSession, "/v1/checkout/sessions", params, idempotency_key)
 
-    async def get_checkout_session(self, session_id: str) -> CheckoutSession:
-        return await self._get(CheckoutSession, f"/v1/checkout/sessions/{session_id}")
+    async def get_checkout_session(self, session_id: str, **flags: Any) -> CheckoutSession:
+        """One session; ``flags`` are Flex's query flags, e.g. ``expand_customer=True``."""
+        return await self._get(CheckoutSession, f"/v1/checkout/sessions/{_q(session_id)}", flags)
 
     def list_checkout_sessions(
         self, *, status: str | None = None, limit: int = 100, **filters: Any
@@ -104,12 +106,12 @@ class FlexClient:
         return self._list(CheckoutSession, "/v1/checkout/sessions", limit, status=status, **filters)
 
     async def list_line_items(self, session_id: str) -> list[LineItem]:
-        what = f"/v1/checkout/sessions/{session_id}/line_items"
+        what = f"/v1/checkout/sessions/{_q(session_id)}/line_items"
         return read_list(LineItem, await self._core.request("GET", what), "line_items", what)
 
     async def expire_checkout_session(self, session_id: str) -> CheckoutSession:
         """Expire an open session so it can no longer be paid."""
-        path = f"/v1/checkout/sessions/{session_id}/expire"
+        path = f"/v1/checkout/sessions/{_q(session_id)}/expire"
         return await self._create(CheckoutSession, path, None, None)
 
     # ── customers ────────────────────────────────────────────────────────────────────
@@ -119,17 +121,18 @@ class FlexClient:
         return await self._create(Customer, "/v1/customers", params, idempotency_key)
 
     async def get_customer(self, customer_id: str) -> Customer:
-        return await self._get(Customer, f"/v1/customers/{customer_id}")
+        return await self._get(Customer, f"/v1/customers/{_q(customer_id)}")
 
     def list_customers(self, *, limit: int = 100, **filters: Any) -> AsyncIterator[Customer]:
         return self._list(Customer, "/v1/customers", limit, **filters)
 
     async def update_customer(self, customer_id: str, params: Params) -> Customer:
-        return await self._update(Customer, "PATCH", f"/v1/customers/{customer_id}", params)
+        return await self._update(Customer, "PATCH", f"/v1/customers/{_q(customer_id)}", params)
 
     # ── payment intents ──────────────────────────────────────────────────────────────
-    async def get_payment_intent(self, payment_intent_id: str) -> PaymentIntent:
-        return await self._get(PaymentIntent, f"/v1/payment_intents/{payment_intent_id}")
+    async def get_payment_intent(self, payment_intent_id: str, **flags: Any) -> PaymentIntent:
+        path = f"/v1/payment_intents/{_q(payment_intent_id)}"
+        return await self._get(PaymentIntent, path, flags)
 
     def list_payment_intents(
         self, *, limit: int = 100, **filters: Any
@@ -138,8 +141,8 @@ class FlexClient:
         return self._list(PaymentIntent, "/v1/payment_intents", limit, **filters)
 
     # ── subscriptions ────────────────────────────────────────────────────────────────
-    async def get_subscription(self, subscription_id: str) -> Subscription:
-        return await self._get(Subscription, f"/v1/subscriptions/{subscription_id}")
+    async def get_subscription(self, subscription_id: str, **flags: Any) -> Subscription:
+        return await self._get(Subscription, f"/v1/subscriptions/{_q(subscription_id)}", flags)
 
     def list_subscriptions(
         self, *, limit: int = 100, **filters: Any
@@ -147,13 +150,14 @@ class FlexClient:
         return self._list(Subscription, "/v1/subscriptions", limit, **filters)
 
     async def update_subscription(self, subscription_id: str, params: Params) -> Subscription:
-        path = f"/v1/subscriptions/{subscription_id}"
+        path = f"/v1/subscriptions/{_q(subscription_id)}"
         return await self._update(Subscription, "PATCH", path, params)
 
     async def cancel_subscription(self, subscription_id: str) -> Subscription:
         """Cancel at the end of the period: no further charges (Flex's ``DELETE``)."""
-        body = await self._core.request("DELETE", f"/v1/subscriptions/{subscription_id}")
-        return read_one(Subscription, body, "subscription", f"DELETE {subscription_id}")
+        path = f"/v1/subscriptions/{_q(subscription_id)}"
+        body = await self._core.request("DELETE", path)
+        return read_one(Subscription, body, "subscription", f"DELETE {path}")
 
     # ── refunds ──────────────────────────────────────────────────────────────────────
     async def create_refund(self, params: Params, *, idempotency_key: str | None = None) -> Refund:
@@ -161,7 +165,7 @@ class FlexClient:
         return await self._create(Refund, "/v1/refunds", params, idempotency_key)
 
     async def get_refund(self, refund_id: str) -> Refund:
-        return await self._get(Refund, f"/v1/refunds/{refund_id}")
+        return await self._get(Refund, f"/v1/refunds/{_q(refund_id)}")
 
     def list_refunds(self, *, limit: int = 100, **filters: Any) -> AsyncIterator[Refund]:
         """Filters as Flex names them, e.g. ``status=`` or ``payment_intent=``."""
@@ -174,7 +178,7 @@ class FlexClient:
         return await self._create(Product, "/v1/products", params, idempotency_key)
 
     async def get_product(self, product_id: str) -> Product:
-        return await self._get(Product, f"/v1/products/{product_id}")
+        return await self._get(Product, f"/v1/products/{_q(product_id)}")
 
     def list_products(self, *, limit: int = 100, **filters: Any) -> AsyncIterator[Product]:
         return self._list(Product, "/v1/products", limit, **filters)
@@ -183,7 +187,7 @@ class FlexClient:
         return await self._create(Price, "/v1/prices", params, idempotency_key)
 
     async def get_price(self, price_id: str) -> Price:
-        return await self._get(Price, f"/v1/prices/{price_id}")
+        return await self._get(Price, f"/v1/prices/{_q(price_id)}")
 
     # ── payment links ────────────────────────────────────────────────────────────────
     async def create_payment_link(
@@ -192,7 +196,7 @@ class FlexClient:
         return await self._create(PaymentLink, "/v1/payment_links", params, idempotency_key)
 
     async def get_payment_link(self, payment_link_id: str) -> PaymentLink:
-        return await self._get(PaymentLink, f"/v1/payment_links/{payment_link_id}")
+        return await self._get(PaymentLink, f"/v1/payment_links/{_q(payment_link_id)}")
 
     def list_payment_links(self, *, limit: int = 100, **filters: Any) -> AsyncIterator[PaymentLink]:
         return self._list(PaymentLink, "/v1/payment_links", limit, **filters)
@@ -208,30 +212,31 @@ class FlexClient:
         return self._list(Webhook, "/v1/webhooks", limit, **filters)
 
     async def get_webhook(self, webhook_id: str) -> Webhook:
-        return await self._get(Webhook, f"/v1/webhooks/{webhook_id}")
+        return await self._get(Webhook, f"/v1/webhooks/{_q(webhook_id)}")
 
     async def update_webhook(self, webhook_id: str, params: Params) -> Webhook:
         """Change url, events or ``enabled`` (Flex updates webhooks with a POST)."""
-        return await self._update(Webhook, "POST", f"/v1/webhooks/{webhook_id}", params)
+        return await self._update(Webhook, "POST", f"/v1/webhooks/{_q(webhook_id)}", params)
 
     async def delete_webhook(self, webhook_id: str) -> None:
-        await self._core.request("DELETE", f"/v1/webhooks/{webhook_id}")
+        await self._core.request("DELETE", f"/v1/webhooks/{_q(webhook_id)}")
 
     # ── events ───────────────────────────────────────────────────────────────────────
     def list_events(self, *, limit: int = 100, **filters: Any) -> AsyncIterator[Event]:
         return self._list(Event, "/v1/events", limit, **filters)
 
     async def get_event(self, event_id: str) -> Event:
-        return await self._get(Event, f"/v1/events/{event_id}")
+        return await self._get(Event, f"/v1/events/{_q(event_id)}")
 
     async def retry_event(self, event_id: str, webhook_id: str) -> Event:
         """Deliver the event to that webhook endpoint again (same ``svix-id``)."""
-        path = f"/v1/events/{event_id}/retry"
+        path = f"/v1/events/{_q(event_id)}/retry"
         return await self._create(Event, path, {"webhook_id": webhook_id}, None)
 
     # ── the few shapes every method above is made of ─────────────────────────────────
-    async def _get(self, model: type[M], path: str) -> M:
-        return read_one(model, await self._core.request("GET", path), _key(model), f"GET {path}")
+    async def _get(self, model: type[M], path: str, flags: Params | None = None) -> M:
+        body = await self._core.request("GET", path, params=flags)
+        return read_one(model, body, _key(model), f"GET {path}")
 
     async def _create(
         self, model: type[M], path: str, params: Params | None, idempotency_key: str | None
@@ -284,3 +289,9 @@ def _normalize_base(base_url: str) -> str:
     """Accept ``https://api.withflex.com``, with or without a trailing ``/`` or ``/v1``."""
     base = base_url.strip().rstrip("/")
     return base.removesuffix("/v1")
+
+
+def _q(object_id: str) -> str:
+    """An id as one path segment: a ``/`` or ``?`` in it (say, from a success-page URL) cannot
+    reach another endpoint."""
+    return quote(object_id, safe="")

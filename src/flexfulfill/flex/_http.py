@@ -89,7 +89,7 @@ class HTTPCore:
             if not isinstance(outcome, _Failure):
                 return outcome.value
             wait = self.retry.wait(attempt, outcome.retry_after)
-            if not self._may_retry(send, outcome, attempt, started, wait):
+            if not self._may_retry(outcome, attempt, started, wait):
                 raise outcome.error
             log.warning(
                 "Flex %s failed (%s); retry %d of %d in %.2f s",
@@ -98,13 +98,11 @@ class HTTPCore:
             await self.clock.sleep(wait)
             attempt += 1
 
-    def _may_retry(
-        self, send: _Request, failure: _Failure, attempt: int, started: float, wait: float
-    ) -> bool:
+    def _may_retry(self, failure: _Failure, attempt: int, started: float, wait: float) -> bool:
+        # Every POST carries an Idempotency-Key (see request), so every kind of call may be
+        # retried: a POST that creates or charges is safe to repeat only under its key.
         if not failure.retryable or attempt >= self.retry.max_attempts:
             return False
-        if send.method == "POST" and "Idempotency-Key" not in send.headers:
-            return False  # a POST that may create or charge is retried only under a key
         return self.clock.now() + wait - started <= self.retry.deadline
 
     async def _attempt(self, send: _Request, seconds: float) -> _Failure | _Decoded:

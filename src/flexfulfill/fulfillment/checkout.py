@@ -13,12 +13,12 @@ No transaction is open during step 2, so a slow or failing Flex never holds a lo
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flexfulfill.domain import inventory
 from flexfulfill.domain.orders import OrderDraft, is_paid
 from flexfulfill.domain.receipts import ReceiptSubscription, receipt_message_id
 from flexfulfill.domain.subscriptions import SubscriptionState
@@ -27,7 +27,7 @@ from flexfulfill.fulfillment.registry import FulfilledOrder
 from flexfulfill.store import customers as customer_store
 from flexfulfill.store import orders as order_store
 from flexfulfill.store import stock as stock_store
-from flexfulfill.store.statuses import FulfilledVia, MovementReason
+from flexfulfill.store.statuses import FulfilledVia
 
 
 class Outcome(StrEnum):
@@ -94,13 +94,15 @@ async def plan_checkout(services: Services, session_id: str) -> CheckoutPlan:
     session = await services.flex.get_checkout_session(session_id)
     if not is_paid(session):
         raise NotComplete(session_id, session.status)
-    items = await services.flex.list_line_items(session_id)
-    intents = [await services.flex.get_payment_intent(pi) for pi in session.payment_intent_ids]
+    items, intents = await asyncio.gather(
+        services.flex.list_line_items(session_id),
+        asyncio.gather(*(services.flex.get_payment_intent(p) for p in session.payment_intent_ids)),
+    )
     subscription = None
     if session.subscription:
         sub = await services.flex.get_subscription(session.subscription)
         subscription = SubscriptionState.from_api(sub)
-    draft = OrderDraft.from_api(session, items, intents)
+    draft = OrderDraft.from_api(session, items, list(intents))
     return CheckoutPlan(draft, subscription, fetched_at)
 
 
@@ -136,15 +138,10 @@ async def _lines_and_stock(
         line_id = await order_store.insert_line(conn, order_id, line)
         if line_id is None or line.product_id is None:
             continue
-        movement = await stock_store.move(
-            conn,
-            product_id=line.product_id,
-            delta=inventory.sale_delta(line.quantity),
-            reason=MovementReason.SALE,
-            now=now,
-            order_line_id=line_id,
+        movement = await stock_store.sell(
+            conn, product_id=line.product_id, quantity=line.quantity, order_line_id=line_id, now=now
         )
-        if movement is not None and movement.backordered:
+        if movement.backordered:
             await order_store.mark_backordered(conn, line_id)
             log.warning(
                 "backorder: %s is at %d after order %d (%s); the order stands",

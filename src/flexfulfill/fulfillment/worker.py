@@ -1,12 +1,17 @@
 """The worker: claims due inbox rows, runs their handlers, commits effects and ``done`` together.
 
-Per claimed row: parse the event; a mode mismatch (test event, live key or the reverse) or an
-unhandled type ends ``ignored``. Otherwise every handler for the type reads what it needs with
-no transaction open; then ONE transaction marks the row done (only if this worker's claim still
-holds it) and applies every handler's effects. Any error puts the row back ``pending`` with a
-backoff (``next_attempt_at``) and ``last_error``, or ``dead`` after the last attempt. Each attempt
-is a row in ``event_attempts``. A worker killed mid-event leaves the row ``processing`` under a
-lease; when the lease expires the row is due again and another worker takes it.
+Rows are handled in batches. A batch is claimed in one short transaction (a lease per row).
+Then, with no transaction open, each row's event is parsed and every handler registered for
+its type reads what it needs (the Flex API). Finally each row is settled inside its own
+SAVEPOINT (on SQLite all rows in ONE transaction, on PostgreSQL each row in its own): the row
+is marked done, only while this worker's claim still holds it, and its handlers' effects are
+applied; if anything of that fails, the savepoint is rolled back and the row alone goes back
+``pending`` with a backoff and ``last_error`` (``dead`` after the last attempt). A row's
+effects and its ``done`` always commit together.
+
+A mode mismatch (a test event under a live key, or the reverse) or a type nothing handles ends
+``ignored``. Every attempt is a row in ``event_attempts``. A worker killed mid-batch leaves its
+rows ``processing`` under a lease; when the lease expires they are due again.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flexfulfill.domain.events import mode_mismatch
 from flexfulfill.flex import Event
 from flexfulfill.fulfillment.context import Services, log
 from flexfulfill.fulfillment.handlers import MalformedEvent
-from flexfulfill.fulfillment.registry import Apply, Handler
+from flexfulfill.fulfillment.registry import Apply
 from flexfulfill.fulfillment.retry import EventRetryPolicy
 from flexfulfill.store import claims
 from flexfulfill.store.claims import ClaimedEvent
@@ -39,10 +45,21 @@ class LeaseLost(Exception):
 @dataclass(frozen=True)
 class WorkerConfig:
     name: str = ""
-    concurrency: int = 16
+    concurrency: int = 32  # rows per batch, their Flex reads made concurrently
     lease_seconds: float = 60.0
-    poll_interval: float = 0.02
+    poll_interval: float = 0.01
     retry: EventRetryPolicy = field(default_factory=EventRetryPolicy)
+
+
+@dataclass
+class Prepared:
+    """A claimed row after the read phase: what to apply, or why it is ignored or failed."""
+
+    claimed: ClaimedEvent
+    applies: list[Apply] = field(default_factory=list)
+    ignore: str | None = None
+    error: BaseException | None = None
+    final: bool = False
 
 
 class Worker:
@@ -52,26 +69,24 @@ class Worker:
         self.services = services
         self.config = config or WorkerConfig()
         self.name = self.config.name or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-        self._inflight: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Claim and process rows, ``concurrency`` at a time, until ``stop`` is set."""
+        """Claim and process batches until ``stop`` is set (or the task is cancelled)."""
         stop = stop or asyncio.Event()
-        try:
-            while not stop.is_set():
-                if len(self._inflight) >= self.config.concurrency:
-                    await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                if not await self._claim_and_start(self.config.concurrency - len(self._inflight)):
-                    await self.services.clock.sleep(self.config.poll_interval)
-        finally:
-            if self._inflight:
-                await asyncio.gather(*self._inflight, return_exceptions=True)
+        while not stop.is_set():
+            try:
+                claimed = await self.run_once()
+            except (OSError, SQLAlchemyError) as exc:  # the database is unreachable: wait
+                log.warning("worker %s cannot claim: %s", self.name, exc)
+                claimed = 0
+            if not claimed:
+                await self.services.clock.sleep(self.config.poll_interval)
 
     async def run_once(self, limit: int | None = None) -> int:
-        """Claim one batch, process it to the end; the number of rows claimed."""
+        """Claim one batch and process it to the end; the number of rows claimed."""
         batch = await self._claim(limit or self.config.concurrency)
-        await asyncio.gather(*(self.process(event) for event in batch))
+        if batch:
+            await self.process_batch(batch)
         return len(batch)
 
     async def drain(self) -> int:
@@ -80,18 +95,6 @@ class Worker:
         while count := await self.run_once():
             total += count
         return total
-
-    async def _claim_and_start(self, free: int) -> bool:
-        try:
-            batch = await self._claim(free)
-        except OSError as exc:  # the database is unreachable: wait, then try again
-            log.warning("worker %s cannot claim: %s", self.name, exc)
-            return False
-        for event in batch:
-            task = asyncio.create_task(self.process(event), name=f"event-{event.row_id}")
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-        return bool(batch)
 
     async def _claim(self, limit: int) -> list[ClaimedEvent]:
         now = self.services.clock.now()
@@ -110,33 +113,46 @@ class Worker:
             )
 
     async def process(self, claimed: ClaimedEvent) -> None:
-        """Handle one claimed row to its next status; never raises."""
-        try:
-            await self._process(claimed)
-        except (
-            OSError,
-            SQLAlchemyError,
-        ) as exc:  # the database itself failed: the lease returns it
-            log.error("event %s: could not record the outcome: %s", claimed.row_id, exc)
+        """Handle one claimed row to its next status."""
+        await self.process_batch([claimed])
 
-    async def _process(self, claimed: ClaimedEvent) -> None:
+    async def process_batch(self, batch: list[ClaimedEvent]) -> None:
+        """Read for every row at once, then settle them (see :meth:`_group_commit`)."""
+        prepared = await asyncio.gather(*(self._prepare(claimed) for claimed in batch))
+        if self._group_commit:
+            await self._commit(prepared)
+        else:
+            await asyncio.gather(*(self._commit([item]) for item in prepared))
+
+    @property
+    def _group_commit(self) -> bool:
+        # SQLite has one writer at a time, so one transaction for the whole batch saves a
+        # commit (an fsync) per row and cannot deadlock. PostgreSQL runs the rows' short
+        # transactions side by side instead: one long transaction holding many hot rows
+        # (stock levels, payments) would deadlock against other workers' batches.
+        return self.services.engine.dialect.name == "sqlite"
+
+    async def _commit(self, items: list[Prepared]) -> None:
+        try:
+            async with self.services.engine.begin() as conn:
+                for item in items:
+                    await self._settle(conn, item)
+        except (OSError, SQLAlchemyError) as exc:  # the database failed: the leases return them
+            log.error("worker %s could not commit %d row(s): %s", self.name, len(items), exc)
+
+    async def _prepare(self, claimed: ClaimedEvent) -> Prepared:
+        item = Prepared(claimed)
         try:
             event = _parse(claimed)
-            reason = self._ignore_reason(claimed, event)
-            if reason is not None:
-                await self._settle(claimed, EventStatus.IGNORED, error=reason)
-                return
-            applies = [await h(self.services, event) for h in self._handlers(claimed)]
-            await self._commit(claimed, applies)
-        except LeaseLost:
-            log.warning("event %s: lease lost to another worker; not committed", claimed.row_id)
+            item.ignore = self._ignore_reason(claimed, event)
+            if item.ignore is None:
+                handlers = self.services.registry.handlers_for(claimed.event_type)
+                item.applies = [await handler(self.services, event) for handler in handlers]
         except MalformedEvent as exc:
-            await self._fail(claimed, exc, final=True)
-        except Exception as exc:  # any handler failure is recorded and retried, never lost
-            await self._fail(claimed, exc)
-
-    def _handlers(self, claimed: ClaimedEvent) -> list[Handler]:
-        return list(self.services.registry.handlers_for(claimed.event_type))
+            item.error, item.final = exc, True
+        except Exception as exc:  # any read failure is recorded and retried, never lost
+            item.error = exc
+        return item
 
     def _ignore_reason(self, claimed: ClaimedEvent, event: Event) -> str | None:
         test_mode = event.test_mode if event.test_mode is not None else claimed.test_mode
@@ -150,36 +166,43 @@ class Worker:
             return f"ignored: no handler for {claimed.event_type!r}"
         return None
 
-    async def _commit(self, claimed: ClaimedEvent, applies: list[Apply]) -> None:
-        async with self.services.engine.begin() as conn:
-            now = self.services.clock.now()
-            if not await claims.settle(conn, claimed, status=EventStatus.DONE, now=now):
-                raise LeaseLost
-            order_id = None
-            for apply in applies:
-                order_id = await apply(conn) or order_id
-            if order_id is not None:
-                await claims.note_order(conn, claimed, order_id)
-
-    async def _settle(
-        self,
-        claimed: ClaimedEvent,
-        status: EventStatus,
-        error: str | None = None,
-        next_attempt_at: float | None = None,
-    ) -> bool:
-        async with self.services.engine.begin() as conn:
-            now = self.services.clock.now()
-            return await claims.settle(
-                conn, claimed, status=status, now=now, error=error, next_attempt_at=next_attempt_at
+    async def _settle(self, conn: AsyncConnection, item: Prepared) -> None:
+        now = self.services.clock.now()
+        claimed = item.claimed
+        if item.ignore is not None:
+            await claims.settle(
+                conn, claimed, status=EventStatus.IGNORED, now=now, error=item.ignore
             )
+            return
+        if item.error is None:
+            try:
+                async with conn.begin_nested():
+                    await self._apply(conn, item, now)
+                return
+            except LeaseLost:
+                log.warning("event %s: lease lost to another worker; not committed", claimed.row_id)
+                return
+            except Exception as exc:  # the savepoint is rolled back; the row is retried
+                item.error = exc
+        await self._fail(conn, item, now)
 
-    async def _fail(self, claimed: ClaimedEvent, exc: BaseException, final: bool = False) -> None:
+    async def _apply(self, conn: AsyncConnection, item: Prepared, now: float) -> None:
+        if not await claims.settle(conn, item.claimed, status=EventStatus.DONE, now=now):
+            raise LeaseLost
+        order_id = None
+        for apply in item.applies:
+            order_id = await apply(conn) or order_id
+        if order_id is not None:
+            await claims.note_order(conn, item.claimed, order_id)
+
+    async def _fail(self, conn: AsyncConnection, item: Prepared, now: float) -> None:
+        claimed, exc = item.claimed, item.error
+        assert exc is not None
         policy = self.config.retry
         error = _describe(exc)
-        if final or policy.gives_up(claimed.attempts):
+        if item.final or policy.gives_up(claimed.attempts):
             log.error("event %s is dead (attempt %d): %s", claimed.row_id, claimed.attempts, error)
-            await self._settle(claimed, EventStatus.DEAD, error=error)
+            await claims.settle(conn, claimed, status=EventStatus.DEAD, now=now, error=error)
             return
         wait = policy.delay(claimed.attempts, exc)
         log.warning(
@@ -189,8 +212,14 @@ class Worker:
             wait,
             error,
         )
-        next_at = self.services.clock.now() + wait
-        await self._settle(claimed, EventStatus.PENDING, error=error, next_attempt_at=next_at)
+        await claims.settle(
+            conn,
+            claimed,
+            status=EventStatus.PENDING,
+            now=now,
+            error=error,
+            next_attempt_at=now + wait,
+        )
 
 
 def _parse(claimed: ClaimedEvent) -> Event:

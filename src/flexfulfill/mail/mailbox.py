@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import weakref
 from dataclasses import dataclass
 from email import policy
@@ -69,18 +70,32 @@ def _raw(envelope: Envelope) -> bytes:
 
 
 class SmtpServer:
-    """An aiosmtpd server on the running loop; ``port=0`` picks a free port (see :attr:`port`)."""
+    """An aiosmtpd server on the running loop; ``port=0`` picks a free port (see :attr:`port`).
 
-    def __init__(self, handler: SmtpHandler, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``ssl_context`` makes it implicit TLS (smtps); ``options`` go to aiosmtpd's ``SMTP``
+    (``tls_context`` for STARTTLS, ``authenticator``, ...).
+    """
+
+    def __init__(
+        self,
+        handler: SmtpHandler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        **options: Any,
+    ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
+        self._ssl = ssl_context
+        self._options = options
         self._server: asyncio.Server | None = None
         self._connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self.host, self.port)
+        self._server = await loop.create_server(self._protocol, self.host, self.port, ssl=self._ssl)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -102,7 +117,7 @@ class SmtpServer:
     def _protocol(self) -> SMTP:
         loop = asyncio.get_running_loop()
         # hostname given so aiosmtpd does not resolve the machine's FQDN on every connection
-        connection = SMTP(self.handler, hostname="flexfulfill.local", loop=loop)
+        connection = SMTP(self.handler, hostname="flexfulfill.local", loop=loop, **self._options)
         self._connections.add(connection)
         return connection
 

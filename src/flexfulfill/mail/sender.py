@@ -1,7 +1,8 @@
 """The outbox sender: claims due receipt rows, sends each over SMTP, records the outcome.
 
 Never inside a database transaction: the claim commits, the SMTP exchange runs with no
-transaction open, and the outcome is recorded in a new one. A crash between the server's
+transaction open, and the outcome is recorded in a new one (for deliveries, a group commit that
+overlaps the next send: :mod:`flexfulfill.mail.marks`). A crash between the server's
 acceptance and that record leaves the row ``sending``; when its lease runs out it is sent again
 with the same ``Message-ID`` (the row's), the same content (the row's snapshot) and the same
 ``Date`` (the row's creation time): the same message, delivered at least once.
@@ -22,7 +23,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 from enum import StrEnum
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +37,7 @@ from flexfulfill.mail.errors import (
     RenderError,
     TemporaryDeliveryError,
 )
+from flexfulfill.mail.marks import SentMarks
 from flexfulfill.mail.message import Sender, compose
 from flexfulfill.mail.render import ReceiptRenderer
 from flexfulfill.mail.smtp import Mailer, MailSession
@@ -81,7 +83,7 @@ class SendReport:
         return self.counts.get(outcome, 0)
 
 
-def message_for(row: OutboxRow, renderer: ReceiptRenderer, sender: Sender) -> EmailMessage:
+def message_for(row: OutboxRow, renderer: ReceiptRenderer, sender: Sender) -> Message:
     """The exact message an outbox row stands for (also what `receipts show` prints)."""
     try:
         receipt = Receipt.from_json(row.payload)
@@ -161,12 +163,13 @@ class OutboxSender:
         )
         report = SendReport(claimed=len(rows))
         if rows:
-            async with self._mailer.session() as session:
+            marks = SentMarks(self._engine, self._clock)
+            async with marks, self._mailer.session() as session:
                 for row in rows:
-                    report.add(await self._deliver(session, row))
+                    report.add(await self._deliver(session, row, marks))
         return report
 
-    async def _deliver(self, session: MailSession, row: OutboxRow) -> Outcome:
+    async def _deliver(self, session: MailSession, row: OutboxRow, marks: SentMarks) -> Outcome:
         if self._clock.now() >= (row.lease_until or 0.0) - self.policy.lease_margin:
             return Outcome.SKIPPED
         try:
@@ -179,11 +182,11 @@ class OutboxSender:
             return await self._fail(row, exc.reply)
         except TemporaryDeliveryError as exc:
             return await self._retry(row, exc.reply)
-        await outbox.mark_sent(self._engine, row.id, now=self._clock.now())
+        marks.add(row.id)
         log.info("receipt sent: outbox row %s, %s", row.id, message["Message-ID"])
         return Outcome.SENT
 
-    def message_for(self, row: OutboxRow) -> EmailMessage:
+    def message_for(self, row: OutboxRow) -> Message:
         """The exact message a row stands for."""
         return message_for(row, self._renderer, self._sender)
 

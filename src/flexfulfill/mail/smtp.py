@@ -8,11 +8,12 @@ else (4xx, refused or dropped connections, timeouts, TLS trouble, a refused logi
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from dataclasses import dataclass, field, replace
+from email.message import Message
 from enum import StrEnum
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -33,6 +34,9 @@ class Security(StrEnum):
 
 
 DEFAULT_PORTS = {Security.PLAIN: 25, Security.STARTTLS: 587, Security.TLS: 465}
+# 5xx replies about the session, not the message (RFC 3207, RFC 4954): authentication or
+# encryption required, authentication failed.
+SESSION_POLICY_CODES = frozenset({530, 534, 535, 538})
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    # The EHLO name. Unset, it is the machine's FQDN, looked up once per mailer: aiosmtplib
+    # would otherwise resolve it on every connection, blocking the event loop on DNS.
+    local_hostname: str | None = None
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 30.0) -> SmtpConfig:
@@ -74,7 +81,7 @@ class SmtpConfig:
 class MailSession(Protocol):
     """An open channel to the mail server for a batch of messages."""
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         """Deliver one message; the server's acceptance reply, or a DeliveryError."""
         ...
 
@@ -89,6 +96,8 @@ class SmtpMailer:
     """Delivers over SMTP; one connection is reused for every message of a session."""
 
     def __init__(self, config: SmtpConfig, *, tls_context: ssl.SSLContext | None = None) -> None:
+        if config.local_hostname is None:
+            config = replace(config, local_hostname=socket.getfqdn())
         self.config = config
         self._tls_context = tls_context
 
@@ -114,7 +123,7 @@ class SmtpSession:
         self._client: aiosmtplib.SMTP | None = None
         self._unreachable: DeliveryError | None = None
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         client = await self._connected()
         try:
             _refused, reply = await client.send_message(message)
@@ -156,6 +165,7 @@ def _client(config: SmtpConfig, tls_context: ssl.SSLContext | None) -> aiosmtpli
         start_tls=config.security is Security.STARTTLS,
         tls_context=tls_context,
         timeout=config.timeout,
+        local_hostname=config.local_hostname,
     )
 
 
@@ -163,9 +173,12 @@ def classify(exc: aiosmtplib.SMTPException | OSError) -> DeliveryError:
     """Turn an aiosmtplib or socket error into a temporary or permanent DeliveryError."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
         exc = exc.recipients[0]
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        # Wrong credentials are the operator's to fix, not the message's fault: keep retrying.
-        return TemporaryDeliveryError(f"{exc.code} {exc.message} (check SMTP_URL's credentials)")
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or (
+        isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code in SESSION_POLICY_CODES
+    ):
+        # Wrong credentials or a missing STARTTLS are the operator's to fix, not the message's
+        # fault: keep the receipts and retry until SMTP_URL is corrected.
+        return TemporaryDeliveryError(f"{exc.code} {exc.message} (check SMTP_URL)")
     if isinstance(exc, aiosmtplib.SMTPConnectResponseError | aiosmtplib.SMTPHeloError):
         return TemporaryDeliveryError(f"{exc.code} {exc.message} (server refused the session)")
     if isinstance(exc, aiosmtplib.SMTPResponseException):

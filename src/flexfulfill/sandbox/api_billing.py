@@ -16,7 +16,12 @@ from flexfulfill.sandbox.api_common import Expand, Flag, State, expands
 from flexfulfill.sandbox.billing import show_subscription
 from flexfulfill.sandbox.errors import bad_state, invalid
 from flexfulfill.sandbox.ids import new_id
-from flexfulfill.sandbox.inputs import RefundBody, RefundIn, RefundUpdateBody, SubscriptionUpdateBody
+from flexfulfill.sandbox.inputs import (
+    RefundBody,
+    RefundIn,
+    RefundUpdateBody,
+    SubscriptionUpdateBody,
+)
 from flexfulfill.sandbox.pagination import Cursor, Limit, paginate
 from flexfulfill.sandbox.present import Doc, iso, present
 from flexfulfill.sandbox.store import Tx
@@ -27,22 +32,37 @@ SubStatus = Annotated[SubscriptionStatus | None, Query()]
 
 
 @router.get("/v1/subscriptions")
-async def list_subscriptions(state: State, customer: Text = None, status: SubStatus = None,
-                             limit: Limit = None, starting_after: Cursor = None,
-                             ending_before: Cursor = None, expand_customer: Flag = None,
-                             interval: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+async def list_subscriptions(
+    state: State,
+    customer: Text = None,
+    status: SubStatus = None,
+    limit: Limit = None,
+    starting_after: Cursor = None,
+    ending_before: Cursor = None,
+    expand_customer: Flag = None,
+    interval: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
     async with state.read() as tx:
-        docs = [d for d in await tx.all("subscription")
-                if customer in (None, d.get("customer")) and status in (None, d["status"])]
-        page = paginate(docs, "subscription_id", limit=limit, starting_after=starting_after,
-                        ending_before=ending_before)
+        docs = [
+            d
+            for d in await tx.all("subscription")
+            if customer in (None, d.get("customer")) and status in (None, d["status"])
+        ]
+        page = paginate(
+            docs,
+            "subscription_id",
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+        )
         shown = [await show_subscription(tx, d, customer=bool(expand_customer)) for d in page]
     return {"subscriptions": shown}
 
 
 @router.get("/v1/subscriptions/{id}")
-async def get_subscription(id: str, state: State, expand_customer: Flag = None,
-                           expand: Expand = "") -> dict[str, Any]:
+async def get_subscription(
+    id: str, state: State, expand_customer: Flag = None, expand: Expand = ""
+) -> dict[str, Any]:
     async with state.read() as tx:
         doc = await tx.require("subscription", id)
         wide = expands(expand, "customer", expand_customer)
@@ -50,7 +70,9 @@ async def get_subscription(id: str, state: State, expand_customer: Flag = None,
 
 
 @router.patch("/v1/subscriptions/{id}")
-async def update_subscription(id: str, body: SubscriptionUpdateBody, state: State) -> dict[str, Any]:
+async def update_subscription(
+    id: str, body: SubscriptionUpdateBody, state: State
+) -> dict[str, Any]:
     async with state.transaction() as tx:
         doc = await tx.require("subscription", id)
         changes = body.subscription.model_dump(exclude_none=True)
@@ -99,16 +121,30 @@ async def refund_intent(tx: Tx, data: RefundIn) -> Doc:
     loc = ("body", "refund", "payment_intent_id")
     intent = await tx.reference("payment_intent", data.payment_intent_id, loc)
     if intent["status"] != PaymentIntentStatus.SUCCEEDED:
-        raise invalid("payment_intent_not_succeeded", f"{data.payment_intent_id} is "
-                      f"{intent['status']}; only a succeeded payment can be refunded", loc)
+        raise invalid(
+            "payment_intent_not_succeeded",
+            f"{data.payment_intent_id} is "
+            f"{intent['status']}; only a succeeded payment can be refunded",
+            loc,
+        )
     refundable = intent["amount_received"] - intent.get("amount_refunded", 0)
     amount = refundable if data.amount is None else data.amount
     if amount > refundable or amount <= 0:
-        raise invalid("amount_too_large", f"{amount} exceeds the {refundable} still refundable "
-                      f"on {data.payment_intent_id}", ("body", "refund", "amount"))
-    refund = {"refund_id": new_id("refund"), "payment_intent_id": intent["payment_intent_id"],
-              "amount": amount, "status": RefundStatus.PENDING, "reason": data.reason,
-              "metadata": data.metadata or {}, "created_at": iso(tx.now), "test_mode": True}
+        raise invalid(
+            "amount_too_large",
+            f"{amount} exceeds the {refundable} still refundable on {data.payment_intent_id}",
+            ("body", "refund", "amount"),
+        )
+    refund = {
+        "refund_id": new_id("refund"),
+        "payment_intent_id": intent["payment_intent_id"],
+        "amount": amount,
+        "status": RefundStatus.PENDING,
+        "reason": data.reason,
+        "metadata": data.metadata or {},
+        "created_at": iso(tx.now),
+        "test_mode": True,
+    }
     await tx.insert("refund", refund)
     await tx.emit("refund.created", "refund", present("refund", refund))
     refund["status"] = RefundStatus.SUCCEEDED
@@ -128,12 +164,19 @@ async def _note_on_session(tx: Tx, session_id: str, refund: Doc) -> None:
 
 
 @router.get("/v1/refunds")
-async def list_refunds(state: State, status: Annotated[RefundStatus | None, Query()] = None,
-                       payment_intent: Text = None, limit: Limit = None,
-                       starting_after: Cursor = None) -> dict[str, Any]:
+async def list_refunds(
+    state: State,
+    status: Annotated[RefundStatus | None, Query()] = None,
+    payment_intent: Text = None,
+    limit: Limit = None,
+    starting_after: Cursor = None,
+) -> dict[str, Any]:
     async with state.read() as tx:
-        docs = [d for d in await tx.all("refund")
-                if status in (None, d["status"]) and payment_intent in (None, d["payment_intent_id"])]
+        docs = [
+            d
+            for d in await tx.all("refund")
+            if status in (None, d["status"]) and payment_intent in (None, d["payment_intent_id"])
+        ]
     page = paginate(docs, "refund_id", limit=limit, starting_after=starting_after)
     return {"refunds": [present("refund", d) for d in page]}
 

@@ -24,16 +24,24 @@ async def create_product(body: ProductBody, state: State) -> dict[str, Any]:
     if not fields.get("name"):
         raise invalid("missing", "a product needs a name", ["body", "product", "name"])
     async with state.transaction() as tx:
-        doc = {"product_id": new_id("product"), "active": True, "metadata": {},
-               "hsa_fsa_eligibility": HsaFsaEligibility.NOT_ELIGIBLE, **fields,
-               "created_at": iso(tx.now), "test_mode": True}
+        doc = {
+            "product_id": new_id("product"),
+            "active": True,
+            "metadata": {},
+            "hsa_fsa_eligibility": HsaFsaEligibility.NOT_ELIGIBLE,
+            **fields,
+            "created_at": iso(tx.now),
+            "test_mode": True,
+        }
         await tx.insert("product", doc)
         await tx.emit("product.created", "product", present("product", doc))
     return {"product": present("product", doc)}
 
 
 @router.get("/v1/products")
-async def list_products(state: State, limit: Limit = None, starting_after: Cursor = None) -> dict[str, Any]:
+async def list_products(
+    state: State, limit: Limit = None, starting_after: Cursor = None
+) -> dict[str, Any]:
     async with state.read() as tx:
         docs = await tx.all("product")
     page = paginate(docs, "product_id", limit=limit, starting_after=starting_after)
@@ -65,7 +73,9 @@ async def create_price(body: PriceBody, state: State) -> dict[str, Any]:
 
 
 @router.get("/v1/prices/{id}")
-async def get_price(id: str, state: State, expand_product: Flag = None, expand: Expand = "") -> dict[str, Any]:
+async def get_price(
+    id: str, state: State, expand_product: Flag = None, expand: Expand = ""
+) -> dict[str, Any]:
     async with state.read() as tx:
         doc = await tx.require("price", id)
         return {"price": await show_price(tx, doc, expands(expand, "product", expand_product))}
@@ -76,7 +86,9 @@ async def update_price(id: str, body: PriceBody, state: State) -> dict[str, Any]
     """Only ``active``, ``description`` and ``metadata`` change; amounts are fixed, as on Stripe."""
     async with state.transaction() as tx:
         doc = await tx.require("price", id)
-        changes = body.price.model_dump(include={"active", "description", "metadata"}, exclude_none=True)
+        changes = body.price.model_dump(
+            include={"active", "description", "metadata"}, exclude_none=True
+        )
         doc.update(changes)
         await tx.save("price", doc)
         await tx.emit("price.updated", "price", await show_price(tx, doc))
@@ -91,11 +103,18 @@ async def new_price(tx: Tx, data: PriceIn, loc: tuple[str, ...], *, active: bool
         raise invalid("missing", "a price needs a unit_amount in cents", [*loc, "unit_amount"])
     await tx.reference("product", data.product, (*loc, "product"))
     recurring = data.recurring.model_dump(exclude_none=True) if data.recurring else None
-    doc = {"price_id": new_id("price"), "product": data.product, "unit_amount": data.unit_amount,
-           "description": data.description, "recurring": recurring,
-           "type": "recurring" if recurring else "one_time",
-           "active": active if data.active is None else data.active,
-           "metadata": data.metadata or {}, "created_at": iso(tx.now), "test_mode": True}
+    doc = {
+        "price_id": new_id("price"),
+        "product": data.product,
+        "unit_amount": data.unit_amount,
+        "description": data.description,
+        "recurring": recurring,
+        "type": "recurring" if recurring else "one_time",
+        "active": active if data.active is None else data.active,
+        "metadata": data.metadata or {},
+        "created_at": iso(tx.now),
+        "test_mode": True,
+    }
     return await tx.insert("price", doc)
 
 

@@ -31,23 +31,49 @@ async def create(body: SessionBody, request: Request, state: State) -> dict[str,
 
 
 @router.get("/v1/checkout/sessions")
-async def list_sessions(  # noqa: PLR0913 — Flex's filters, one parameter each
-    state: State, limit: Limit = None, offset: Offset = None, status: Status = None,
-    customer: Text = None, customer_email: Text = None, client_reference_id: Text = None,
-    payment_intent: Text = None, subscription: Text = None,
-    created_gt: When = None, created_gte: When = None, created_lt: When = None,
-    created_lte: When = None, starting_after: Cursor = None, ending_before: Cursor = None,
-    expand_customer: Flag = None, expand_payment_intent: Flag = None, expand: Expand = "",
+async def list_sessions(
+    state: State,
+    limit: Limit = None,
+    offset: Offset = None,
+    status: Status = None,
+    customer: Text = None,
+    customer_email: Text = None,
+    client_reference_id: Text = None,
+    payment_intent: Text = None,
+    subscription: Text = None,
+    created_gt: When = None,
+    created_gte: When = None,
+    created_lt: When = None,
+    created_lte: When = None,
+    starting_after: Cursor = None,
+    ending_before: Cursor = None,
+    expand_customer: Flag = None,
+    expand_payment_intent: Flag = None,
+    expand: Expand = "",
     interval: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
-    wanted = {"status": status, "customer": customer, "_customer_email": customer_email,
-              "client_reference_id": client_reference_id, "subscription": subscription}
+    wanted = {
+        "status": status,
+        "customer": customer,
+        "_customer_email": customer_email,
+        "client_reference_id": client_reference_id,
+        "subscription": subscription,
+    }
     bounds = (created_gt, created_gte, created_lt, created_lte)
     async with state.read() as tx:
-        docs = [d for d in await tx.all("checkout_session")
-                if _matches(d, wanted, payment_intent) and _within(d["created_at"], *bounds)]
-        page = paginate(docs, "checkout_session_id", limit=limit, offset=offset,
-                        starting_after=starting_after, ending_before=ending_before)
+        docs = [
+            d
+            for d in await tx.all("checkout_session")
+            if _matches(d, wanted, payment_intent) and _within(d["created_at"], *bounds)
+        ]
+        page = paginate(
+            docs,
+            "checkout_session_id",
+            limit=limit,
+            offset=offset,
+            starting_after=starting_after,
+            ending_before=ending_before,
+        )
         cust = expands(expand, "customer", expand_customer)
         intents = expands(expand, "payment_intents", expand_payment_intent)
         shown = [await show_session(tx, d, customer=cust, intents=intents) for d in page]
@@ -60,20 +86,39 @@ def _matches(doc: Doc, wanted: dict[str, str | None], payment_intent: str | None
     return payment_intent is None or payment_intent in doc["payment_intents"]
 
 
-def _within(created: int, gt: datetime | None, gte: datetime | None, lt: datetime | None,
-            lte: datetime | None) -> bool:
-    checks = ((gt, lambda b: created > b), (gte, lambda b: created >= b),
-              (lt, lambda b: created < b), (lte, lambda b: created <= b))
-    return all(bound is None or test(bound.timestamp()) for bound, test in checks)
+def _within(
+    created: int,
+    gt: datetime | None,
+    gte: datetime | None,
+    lt: datetime | None,
+    lte: datetime | None,
+) -> bool:
+    """Inside Flex's four created-at bounds (each optional)."""
+    if gt is not None and not created > gt.timestamp():
+        return False
+    if gte is not None and not created >= gte.timestamp():
+        return False
+    if lt is not None and not created < lt.timestamp():
+        return False
+    return lte is None or created <= lte.timestamp()
 
 
 @router.get("/v1/checkout/sessions/{id}")
-async def retrieve(id: str, state: State, expand_customer: Flag = None,
-                   expand_payment_intent: Flag = None, expand: Expand = "") -> dict[str, Any]:
+async def retrieve(
+    id: str,
+    state: State,
+    expand_customer: Flag = None,
+    expand_payment_intent: Flag = None,
+    expand: Expand = "",
+) -> dict[str, Any]:
     async with state.read() as tx:
         doc = await tx.require("checkout_session", id)
-        shown = await show_session(tx, doc, customer=expands(expand, "customer", expand_customer),
-                                   intents=expands(expand, "payment_intents", expand_payment_intent))
+        shown = await show_session(
+            tx,
+            doc,
+            customer=expands(expand, "customer", expand_customer),
+            intents=expands(expand, "payment_intents", expand_payment_intent),
+        )
     return {"checkout_session": shown}
 
 
@@ -95,12 +140,16 @@ async def expire(id: str, state: State) -> dict[str, Any]:
     return await _close(state, id, CheckoutSessionStatus.EXPIRED, "checkout.session.expired")
 
 
-async def _close(state: State, id: str, status: CheckoutSessionStatus, event: str) -> dict[str, Any]:
+async def _close(
+    state: State, id: str, status: CheckoutSessionStatus, event: str
+) -> dict[str, Any]:
     async with state.transaction() as tx:
         doc = await tx.require("checkout_session", id)
         if doc["status"] != CheckoutSessionStatus.OPEN:
-            raise bad_state("checkout_session_already_processed", f"{id} is {doc['status']}, "
-                            "only an open session can be canceled or expired")
+            raise bad_state(
+                "checkout_session_already_processed",
+                f"{id} is {doc['status']}, only an open session can be canceled or expired",
+            )
         doc["status"] = status
         await tx.save("checkout_session", doc)
         shown = await show_session(tx, doc)

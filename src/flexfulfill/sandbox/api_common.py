@@ -25,5 +25,7 @@ def base_url(request: Request) -> str:
 
 
 def expands(expand: str, name: str, flag: bool | None = None) -> bool:
-    """Whether ``name`` is expanded: by its own flag or listed in ``expand`` (comma-separated)."""
-    return bool(flag) or name in {part.strip() for part in expand.split(",")}
+    """Whether ``name`` is expanded: by its own flag or listed in ``expand`` (comma-separated;
+    singular or plural, e.g. ``payment_intent`` or ``payment_intents``)."""
+    listed = {part.strip().removesuffix("s") for part in expand.split(",")}
+    return bool(flag) or name.removesuffix("s") in listed

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flexfulfill.sandbox import messages as q
 from flexfulfill.sandbox import tables as t
 from flexfulfill.sandbox.api_common import State
-from flexfulfill.sandbox.errors import invalid, not_found
+from flexfulfill.sandbox.errors import bad_state, invalid, not_found
 from flexfulfill.sandbox.ids import new_id
 from flexfulfill.sandbox.inputs import RetryEventBody, WebhookBody
 from flexfulfill.sandbox.pagination import Cursor, Limit, paginate
@@ -29,14 +29,22 @@ def new_secret() -> str:
 
 
 def show_webhook(row: Any) -> Doc:
-    doc = {"webhook_id": row.webhook_id, "url": row.url, "events": json.loads(row.events),
-           "signing_secret": row.secret, "enabled": row.enabled, "test_mode": True}
+    doc = {
+        "webhook_id": row.webhook_id,
+        "url": row.url,
+        "events": json.loads(row.events),
+        "signing_secret": row.secret,
+        "enabled": row.enabled,
+        "test_mode": True,
+    }
     shown = present("webhook", doc)
     shown["failing_since"] = row.failing_since
     return shown
 
 
-async def _webhook(conn: AsyncConnection, webhook_id: str, loc: tuple[str, ...] = ("path", "id")) -> Any:
+async def _webhook(
+    conn: AsyncConnection, webhook_id: str, loc: tuple[str, ...] = ("path", "id")
+) -> Any:
     row = (await conn.execute(select(W).where(W.c.webhook_id == webhook_id))).first()
     if row is None:
         raise not_found("webhook", webhook_id, loc)
@@ -48,17 +56,27 @@ async def create_webhook(body: WebhookBody, state: State) -> dict[str, Any]:
     """An endpoint; no event types (or ``*``) means every event, as on Svix."""
     data = body.webhook
     if data.url is None:
-        raise invalid("missing", "a webhook needs a url (http:// or https://)", ["body", "webhook", "url"])
-    row = {"webhook_id": new_id("webhook"), "url": data.url, "events": json.dumps(data.events or []),
-           "secret": new_secret(), "enabled": True if data.enabled is None else data.enabled,
-           "created_at": state.clock.now()}
+        raise invalid(
+            "missing", "a webhook needs a url (http:// or https://)", ["body", "webhook", "url"]
+        )
+    webhook_id = new_id("webhook")
+    row = {
+        "webhook_id": webhook_id,
+        "url": data.url,
+        "events": json.dumps(data.events or []),
+        "secret": new_secret(),
+        "enabled": True if data.enabled is None else data.enabled,
+        "created_at": state.clock.now(),
+    }
     async with state.transaction() as tx:
         await tx.conn.execute(insert(W).values(row))
-        return {"webhook": show_webhook(await _webhook(tx.conn, row["webhook_id"]))}
+        return {"webhook": show_webhook(await _webhook(tx.conn, webhook_id))}
 
 
 @router.get("/v1/webhooks")
-async def list_webhooks(state: State, limit: Limit = None, starting_after: Cursor = None) -> dict[str, Any]:
+async def list_webhooks(
+    state: State, limit: Limit = None, starting_after: Cursor = None
+) -> dict[str, Any]:
     async with state.read() as tx:
         rows = await tx.conn.execute(select(W).order_by(W.c.seq.desc()))
         docs = [show_webhook(row) for row in rows]
@@ -112,7 +130,9 @@ async def event_attempts(id: str, state: State, limit: Limit = None) -> dict[str
 
 
 async def _attempts(conn: AsyncConnection, condition: Any, limit: int | None) -> list[Doc]:
-    query = select(t.attempts).where(condition).order_by(t.attempts.c.seq.desc()).limit(limit or 100)
+    query = (
+        select(t.attempts).where(condition).order_by(t.attempts.c.seq.desc()).limit(limit or 100)
+    )
     return [q.attempt_view(row) for row in await conn.execute(query)]
 
 
@@ -124,8 +144,12 @@ async def _event_row(conn: AsyncConnection, event_id: str) -> Any:
 
 
 @router.get("/v1/events")
-async def list_events(state: State, limit: Limit = None, starting_after: Cursor = None,
-                      event_type: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+async def list_events(
+    state: State,
+    limit: Limit = None,
+    starting_after: Cursor = None,
+    event_type: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
     query = select(E.c.body).order_by(E.c.seq.desc())
     if event_type is not None:
         query = query.where(E.c.event_type == event_type)
@@ -146,7 +170,13 @@ async def retry_event(id: str, body: RetryEventBody, state: State) -> dict[str, 
     webhook_id = body.event.webhook_id
     async with state.transaction() as tx:
         event = json.loads((await _event_row(tx.conn, id)).body)
-        await _webhook(tx.conn, webhook_id, ("body", "event", "webhook_id"))
+        endpoint = await _webhook(tx.conn, webhook_id, ("body", "event", "webhook_id"))
+        if not endpoint.enabled:
+            raise bad_state(
+                "webhook_disabled",
+                f"{webhook_id} is disabled; enable it first with "
+                'POST /v1/webhooks/{id} {"webhook": {"enabled": true}}',
+            )
         M = t.messages
         match = and_(M.c.event_id == id, M.c.webhook_id == webhook_id)
         found = (await tx.conn.execute(select(M.c.message_id).where(match))).first()
@@ -165,6 +195,8 @@ async def get_faults(state: State) -> dict[str, Any]:
 
 
 @router.put("/v1/test_helpers/faults")
-async def put_faults(state: State, faults: Annotated[dict[str, Any], Body(embed=True)]) -> dict[str, Any]:
+async def put_faults(
+    state: State, faults: Annotated[dict[str, Any], Body(embed=True)]
+) -> dict[str, Any]:
     """Change the given faults now; fields left out keep their values."""
     return {"faults": state.faults.update(faults).model_dump()}

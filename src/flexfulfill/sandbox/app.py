@@ -32,8 +32,13 @@ HOSTED = "flexfulfill.sandbox.hosted"  # the hosted checkout pages, when present
 
 
 def build_sandbox(
-    database_url: str, *, clock: Clock | None = None, policy: RetryPolicy | None = None,
-    faults: Faults | None = None, seed: int | None = None, concurrency: int = 256,
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    policy: RetryPolicy | None = None,
+    faults: Faults | None = None,
+    seed: int | None = None,
+    concurrency: int = 256,
 ) -> tuple[Any, SandboxState]:
     """The ASGI app and its state; ``await state.start()`` before serving, ``stop()`` after."""
     clock = clock or Clock()
@@ -46,8 +51,9 @@ def build_sandbox(
 
 
 def build_api(state: SandboxState) -> FastAPI:
-    api = FastAPI(title="flexfulfill sandbox (a local, stateful Flex)", docs_url="/docs",
-                  redoc_url=None)
+    api = FastAPI(
+        title="flexfulfill sandbox (a local, stateful Flex)", docs_url="/docs", redoc_url=None
+    )
     api.state.sandbox = state
     for module in ROUTERS:
         api.include_router(module.router)
@@ -69,13 +75,22 @@ async def _sandbox_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's and pydantic's errors in Flex's shape (every ``loc`` part a string)."""
     assert isinstance(exc, RequestValidationError | ValidationError)
-    items = [{"loc": [str(p) for p in err.get("loc", ())], "msg": f"{err['type']}: {err['msg']}",
-              "type": err["type"]} for err in exc.errors()]
+    items = [
+        {
+            "loc": [str(p) for p in err.get("loc", ())],
+            "msg": f"{err['type']}: {err['msg']}",
+            "type": err["type"],
+        }
+        for err in exc.errors()
+    ]
     return JSONResponse({"detail": items}, status_code=422)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse(error_body(kind, str(exc.detail)), status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    return JSONResponse(
+        error_body(kind, str(exc.detail)),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )

@@ -9,13 +9,26 @@ from flexfulfill.sandbox.ids import new_id
 from flexfulfill.sandbox.present import Doc, iso, present
 from flexfulfill.sandbox.store import Tx
 
-PERIOD_DAYS = {"daily": 1, "day": 1, "weekly": 7, "week": 7, "monthly": 30, "month": 30,
-               "yearly": 365, "year": 365}
+PERIOD_DAYS = {
+    "daily": 1,
+    "day": 1,
+    "weekly": 7,
+    "week": 7,
+    "monthly": 30,
+    "month": 30,
+    "yearly": 365,
+    "year": 365,
+}
 
 
 async def create_customer(tx: Tx, fields: Doc) -> Doc:
-    doc = {"customer_id": new_id("customer"), "metadata": {}, **fields,
-           "created_at": iso(tx.now), "test_mode": True}
+    doc = {
+        "customer_id": new_id("customer"),
+        "metadata": {},
+        **fields,
+        "created_at": iso(tx.now),
+        "test_mode": True,
+    }
     if doc.get("shipping"):
         doc["shipping"] = {"shipping_address_id": new_id("shipping"), **doc["shipping"]}
     await tx.insert("customer", doc)
@@ -27,11 +40,19 @@ async def create_intent(
     tx: Tx, session: Doc, amount: int, card_type: str, invoice_id: str | None
 ) -> Doc:
     doc = {
-        "payment_intent_id": new_id("payment_intent"), "amount": amount,
-        "amount_capturable": 0, "amount_received": 0, "amount_refunded": 0,
-        "status": PaymentIntentStatus.REQUIRES_PAYMENT_METHOD, "customer": session["customer"],
-        "invoice": invoice_id, "capture_method": "automatic", "payment_card_type": card_type,
-        "metadata": {}, "created_at": iso(tx.now), "test_mode": True,
+        "payment_intent_id": new_id("payment_intent"),
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": 0,
+        "amount_refunded": 0,
+        "status": PaymentIntentStatus.REQUIRES_PAYMENT_METHOD,
+        "customer": session["customer"],
+        "invoice": invoice_id,
+        "capture_method": "automatic",
+        "payment_card_type": card_type,
+        "metadata": {},
+        "created_at": iso(tx.now),
+        "test_mode": True,
         "_checkout_session_id": session["checkout_session_id"],
     }
     await tx.insert("payment_intent", doc)
@@ -42,24 +63,36 @@ async def create_intent(
 async def decline(tx: Tx, intent: Doc, reason: Decline) -> None:
     intent["status"] = PaymentIntentStatus.REQUIRES_PAYMENT_METHOD
     intent["last_payment_error"] = {
-        "type": "card_error", "code": reason.code, "decline_code": reason.decline_code,
-        "message": reason.message, "payment_method": intent["payment_method"],
+        "type": "card_error",
+        "code": reason.code,
+        "decline_code": reason.decline_code,
+        "message": reason.message,
+        "payment_method": intent["payment_method"],
     }
     await tx.save("payment_intent", intent)
-    await tx.emit("payment_intent.payment_failed", "payment_intent",
-                  present("payment_intent", intent))
+    await tx.emit(
+        "payment_intent.payment_failed", "payment_intent", present("payment_intent", intent)
+    )
 
 
 async def hold(tx: Tx, intent: Doc) -> None:
     """Authorize without capturing (the HSA/FSA card of a split cart)."""
-    intent.update(status=PaymentIntentStatus.REQUIRES_CAPTURE,
-                  amount_capturable=intent["amount"], last_payment_error=None)
+    intent.update(
+        status=PaymentIntentStatus.REQUIRES_CAPTURE,
+        amount_capturable=intent["amount"],
+        last_payment_error=None,
+    )
     await tx.save("payment_intent", intent)
 
 
 async def capture(tx: Tx, intent: Doc) -> None:
-    intent.update(status=PaymentIntentStatus.SUCCEEDED, amount_capturable=0,
-                  amount_received=intent["amount"], latest_charge=new_id("charge"), last_payment_error=None)
+    intent.update(
+        status=PaymentIntentStatus.SUCCEEDED,
+        amount_capturable=0,
+        amount_received=intent["amount"],
+        latest_charge=new_id("charge"),
+        last_payment_error=None,
+    )
     await tx.save("payment_intent", intent)
     await tx.emit("payment_intent.succeeded", "payment_intent", present("payment_intent", intent))
     if intent.get("invoice"):
@@ -74,19 +107,41 @@ async def start_subscription(tx: Tx, session: Doc) -> Doc:
         if price.get("recurring"):
             recurring = price["recurring"]
             period = PERIOD_DAYS[recurring["interval"]] * int(recurring.get("interval_count", 1))
-        items.append({"subscription_item_id": new_id("subscription_item"), "price": line["price"],
-                      "quantity": line["quantity"], "created_at": iso(tx.now),
-                      "updated_at": iso(tx.now), "test_mode": True})
-    sub = {"subscription_id": new_id("subscription"), "status": SubscriptionStatus.INCOMPLETE,
-           "customer": session["customer"], "items": items, "cancel_at_period_end": False,
-           "current_period_start": iso(tx.now), "current_period_end": iso(tx.now + period * 86400),
-           "metadata": dict(session.get("metadata") or {}), "created_at": iso(tx.now),
-           "test_mode": True, "_checkout_session_id": session["checkout_session_id"]}
-    invoice = {"invoice_id": new_id("invoice"), "total": session["amount_total"],
-               "amount_due": session["amount_total"], "amount_paid": 0,
-               "customer": session["customer"], "subscription": sub["subscription_id"],
-               "period_start": sub["current_period_start"], "period_end": sub["current_period_end"],
-               "status": "open", "test_mode": True}
+        items.append(
+            {
+                "subscription_item_id": new_id("subscription_item"),
+                "price": line["price"],
+                "quantity": line["quantity"],
+                "created_at": iso(tx.now),
+                "updated_at": iso(tx.now),
+                "test_mode": True,
+            }
+        )
+    sub = {
+        "subscription_id": new_id("subscription"),
+        "status": SubscriptionStatus.INCOMPLETE,
+        "customer": session["customer"],
+        "items": items,
+        "cancel_at_period_end": False,
+        "current_period_start": iso(tx.now),
+        "current_period_end": iso(tx.now + period * 86400),
+        "metadata": dict(session.get("metadata") or {}),
+        "created_at": iso(tx.now),
+        "test_mode": True,
+        "_checkout_session_id": session["checkout_session_id"],
+    }
+    invoice = {
+        "invoice_id": new_id("invoice"),
+        "total": session["amount_total"],
+        "amount_due": session["amount_total"],
+        "amount_paid": 0,
+        "customer": session["customer"],
+        "subscription": sub["subscription_id"],
+        "period_start": sub["current_period_start"],
+        "period_end": sub["current_period_end"],
+        "status": "open",
+        "test_mode": True,
+    }
     sub["latest_invoice"] = invoice["invoice_id"]
     await tx.insert("subscription", sub)
     await tx.insert("invoice", invoice)
@@ -98,8 +153,13 @@ async def start_subscription(tx: Tx, session: Doc) -> Doc:
 
 async def _pay_invoice(tx: Tx, intent: Doc) -> None:
     invoice = await tx.require("invoice", intent["invoice"])
-    invoice.update(amount_paid=intent["amount_received"], amount_due=0, status="paid",
-                   payment_intent=intent["payment_intent_id"], charge=intent["latest_charge"])
+    invoice.update(
+        amount_paid=intent["amount_received"],
+        amount_due=0,
+        status="paid",
+        payment_intent=intent["payment_intent_id"],
+        charge=intent["latest_charge"],
+    )
     await tx.save("invoice", invoice)
     await tx.emit("invoice.paid", "invoice", present("invoice", invoice))
     await tx.emit("invoice.payment_succeeded", "invoice", present("invoice", invoice))

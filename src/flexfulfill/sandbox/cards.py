@@ -21,8 +21,9 @@ class Decline:
 
 
 DECLINES = {
-    "4000000000009995": Decline("card_declined", "insufficient_funds",
-                                "Your card has insufficient funds."),
+    "4000000000009995": Decline(
+        "card_declined", "insufficient_funds", "Your card has insufficient funds."
+    ),
     "4000000000000002": Decline("card_declined", "generic_decline", "Your card was declined."),
 }
 

@@ -70,7 +70,8 @@ async def attach_contact(
     tx: Tx, session: Doc, contact: CustomerIn | None, customer_id: str | None = None
 ) -> Doc:
     """The session's customer: existing, given by id, or created from the contact details."""
-    wanted = session.get("customer") or customer_id
+    defaults = session.get("defaults") or {}
+    wanted = session.get("customer") or customer_id or defaults.get("customer_id")
     if wanted:
         customer = await tx.get("customer", wanted)
         if customer is None:
@@ -87,8 +88,13 @@ async def attach_contact(
 def _contact_fields(session: Doc, contact: CustomerIn | None) -> Doc:
     defaults = {k: v for k, v in (session.get("defaults") or {}).items() if k != "customer_id"}
     given = contact.model_dump(exclude_none=True) if contact else {}
-    fields = {"email": "shopper@example.com", "first_name": "Test", "last_name": "Shopper",
-              **defaults, **given}
+    fields = {
+        "email": "shopper@example.com",
+        "first_name": "Test",
+        "last_name": "Shopper",
+        **defaults,
+        **given,
+    }
     return fields
 
 
@@ -125,13 +131,15 @@ async def pay(tx: Tx, session: Doc, card: CardIn, second: CardIn | None) -> Decl
     by_type = {p["payment_card_type"]: p for p in intents}
     primary = by_type[PRIMARY]
     declined = await _authorize(tx, primary, cards[PRIMARY], capture=len(intents) == 1)
-    if declined or SECONDARY not in by_type:
-        return declined or await _finish(tx, session, intents)
-    declined = await _authorize(tx, by_type[SECONDARY], cards[SECONDARY], capture=True)
     if declined:
         return declined
-    await billing.capture(tx, primary)  # the HSA/FSA hold, captured last (Flex's split order)
-    return await _finish(tx, session, intents)
+    if SECONDARY in by_type:
+        declined = await _authorize(tx, by_type[SECONDARY], cards[SECONDARY], capture=True)
+        if declined:
+            return declined
+        await billing.capture(tx, primary)  # the HSA/FSA hold, captured last (Flex's split order)
+    await _finish(tx, session, intents)
+    return None
 
 
 async def _authorize(tx: Tx, intent: Doc, card: CardIn, *, capture: bool) -> Declined | None:
@@ -141,8 +149,10 @@ async def _authorize(tx: Tx, intent: Doc, card: CardIn, *, capture: bool) -> Dec
         brand, decline = charge(card.number)
     except UnknownCard as exc:
         raise invalid("invalid_card_number", str(exc), ["card", "number"]) from None
-    method = {"payment_method": new_id("payment_method"),
-              "payment_method_details": {"card": {"brand": brand, "last4": last4(card.number)}}}
+    method = {
+        "payment_method": new_id("payment_method"),
+        "payment_method_details": {"card": {"brand": brand, "last4": last4(card.number)}},
+    }
     intent.update(method)
     if decline is not None:
         await billing.decline(tx, intent, decline)

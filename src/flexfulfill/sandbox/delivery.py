@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from email.utils import parsedate_to_datetime
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from flexfulfill.clock import Clock
 from flexfulfill.flex import sign
@@ -21,6 +24,7 @@ from flexfulfill.sandbox.retry import RetryPolicy
 from flexfulfill.sandbox.store import SandboxStore
 from flexfulfill.sandbox.tables import AttemptOutcome
 
+log = logging.getLogger(__name__)
 EXCERPT_CHARS = 512
 USER_AGENT = "flexfulfill-sandbox/0.1 (Svix-compatible)"
 
@@ -28,8 +32,16 @@ USER_AGENT = "flexfulfill-sandbox/0.1 (Svix-compatible)"
 class DeliveryEngine:
     """Start with :meth:`start`, stop with :meth:`stop`; :meth:`wake` after queueing messages."""
 
-    def __init__(self, store: SandboxStore, clock: Clock, policy: RetryPolicy, faults: FaultBox,
-                 *, concurrency: int = 256, poster: HttpPoster | None = None) -> None:
+    def __init__(
+        self,
+        store: SandboxStore,
+        clock: Clock,
+        policy: RetryPolicy,
+        faults: FaultBox,
+        *,
+        concurrency: int = 256,
+        poster: HttpPoster | None = None,
+    ) -> None:
         self.store, self.clock, self.policy, self.faults = store, clock, policy, faults
         self.concurrency = concurrency
         self.poster = poster or HttpPoster()
@@ -41,8 +53,10 @@ class DeliveryEngine:
         self.delivered = 0
 
     async def start(self) -> None:
-        self._loops = [asyncio.create_task(self._run(), name="sandbox-delivery"),
-                       asyncio.create_task(self._write(), name="sandbox-delivery-writer")]
+        self._loops = [
+            asyncio.create_task(self._run(), name="sandbox-delivery"),
+            asyncio.create_task(self._write(), name="sandbox-delivery-writer"),
+        ]
 
     async def stop(self) -> None:
         for task in [*self._loops, *self._tasks]:
@@ -62,16 +76,25 @@ class DeliveryEngine:
 
     async def _run(self) -> None:
         while True:
-            self._wake.clear()
-            room = self.concurrency - len(self._inflight)
-            if room < self.concurrency // 2:
-                await self._wake.wait()  # the writer wakes us as deliveries finish
-                continue
-            jobs = await self._claim(room)
-            for job in jobs:
-                self._spawn(job)
-            if len(jobs) < room:
-                await self._idle()
+            try:
+                await self._step()
+            except SQLAlchemyError:
+                # A busy or vanished database must not end delivery: say so, wait, go on.
+                log.exception("sandbox delivery could not read its queue; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _step(self) -> None:
+        """Claim what is due (if there is room), then wait for more work or the next due time."""
+        self._wake.clear()
+        room = self.concurrency - len(self._inflight)
+        if room < self.concurrency // 2:
+            await self._wake.wait()  # the writer wakes us as deliveries finish
+            return
+        jobs = await self._claim(room)
+        for job in jobs:
+            self._spawn(job)
+        if len(jobs) < room:
+            await self._idle()
 
     async def _claim(self, room: int) -> list[q.Job]:
         async with self.store.reading() as conn:
@@ -113,23 +136,47 @@ class DeliveryEngine:
         """POST one signed message and classify the answer."""
         now = self.clock.now()
         stamp = int(now + self.faults.faults.signing_clock_skew)
-        headers = [("content-type", "application/json"), ("user-agent", USER_AGENT),
-                   ("svix-id", job.message_id), ("svix-timestamp", str(stamp)),
-                   ("svix-signature", sign(job.secret, job.message_id, stamp, job.body))]
+        headers = [
+            ("content-type", "application/json"),
+            ("user-agent", USER_AGENT),
+            ("svix-id", job.message_id),
+            ("svix-timestamp", str(stamp)),
+            ("svix-signature", sign(job.secret, job.message_id, stamp, job.body)),
+        ]
         started = time.perf_counter()
         try:
             response = await self.poster.post(job.url, headers, job.body, self.policy.timeout)
+        except (ValueError, UnicodeError) as exc:  # a URL the client cannot even address
+            return q.Result(
+                job,
+                now,
+                AttemptOutcome.CONNECTION_ERROR,
+                None,
+                _ms(started),
+                f"bad endpoint URL: {exc}"[:EXCERPT_CHARS],
+            )
         except TimeoutError:
             return q.Result(job, now, AttemptOutcome.TIMEOUT, None, _ms(started), "timed out")
         except ConnectionFailed as exc:
-            return q.Result(job, now, AttemptOutcome.CONNECTION_ERROR, None, _ms(started),
-                            str(exc)[:EXCERPT_CHARS])
+            return q.Result(
+                job,
+                now,
+                AttemptOutcome.CONNECTION_ERROR,
+                None,
+                _ms(started),
+                str(exc)[:EXCERPT_CHARS],
+            )
         return _classify(job, now, response, _ms(started))
 
     async def _write(self) -> None:
         while True:
             batch = [await self._results.get(), *self._drain_queue()]
-            await self._flush(batch)
+            try:
+                await self._flush(batch)
+            except SQLAlchemyError:
+                # Unrecorded attempts are sent again (at least once), never left stuck.
+                log.exception("sandbox could not record %d delivery attempts", len(batch))
+                self._release([r for r in batch if not r.duplicate])
 
     def _drain_queue(self) -> list[q.Result]:
         batch: list[q.Result] = []
@@ -142,10 +189,13 @@ class DeliveryEngine:
             return
         async with self.store.engine.begin() as conn:
             await q.record_results(conn, batch, self.policy, self.faults.rng)
-        for result in batch:
-            if not result.duplicate:
-                self._inflight.discard(result.job.message_id)
-                self.delivered += result.ok
+        done = [r for r in batch if not r.duplicate]
+        self.delivered += sum(r.ok for r in done)
+        self._release(done)
+
+    def _release(self, results: list[q.Result]) -> None:
+        for result in results:
+            self._inflight.discard(result.job.message_id)
         self.wake()
 
 

@@ -31,14 +31,19 @@ class Guard:
             return
         problem = _key_problem(_authorization(scope))
         if problem is not None:
-            await _send(send, 401, error_body("invalid_api_key", problem, ["header", "authorization"]))
+            await _send(
+                send, 401, error_body("invalid_api_key", problem, ["header", "authorization"])
+            )
             return
         fault = None if path.startswith("/v1/test_helpers/") else self.faults.take_api_fault()
         if fault is None:
             await self.app(scope, receive, send)
         elif fault.status == 429:
-            body = error_body("rate_limited", f"too many requests; retry after {fault.retry_after} s "
-                              "(injected by the sandbox's api_429 fault)")
+            body = error_body(
+                "rate_limited",
+                f"too many requests; retry after {fault.retry_after} s "
+                "(injected by the sandbox's api_429 fault)",
+            )
             await _send(send, 429, body, [(b"retry-after", str(fault.retry_after).encode())])
         else:
             body = error_body("api_error", "injected by the sandbox's api_5xx fault; retry later")
@@ -63,10 +68,14 @@ def _key_problem(header: str) -> str | None:
     return None
 
 
-async def _send(send: Send, status: int, body: dict[str, Any],
-                extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(payload)).encode()), *(extra or [])]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *(extra or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

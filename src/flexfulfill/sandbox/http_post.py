@@ -57,21 +57,21 @@ Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 class HttpPoster:
     """POSTs over pooled keep-alive connections, one pool per origin."""
 
-    def __init__(self, *, max_idle_per_origin: int = 128) -> None:
+    def __init__(self, *, max_idle_per_origin: int = 1024) -> None:
         self._idle: dict[Origin, list[Conn]] = {}
         self._max_idle = max_idle_per_origin
         self._ssl = ssl.create_default_context()
 
     async def post(
-        self, url: str, headers: list[tuple[str, str]], body: bytes, timeout: float
+        self, url: str, headers: list[tuple[str, str]], body: bytes, seconds: float
     ) -> HttpResponse:
-        """Send one POST; raises TimeoutError or :class:`ConnectionFailed`."""
+        """Send one POST within ``seconds``; raises TimeoutError or :class:`ConnectionFailed`."""
         parts = urlsplit(url)
         https = parts.scheme == "https"
         origin: Origin = (parts.scheme, parts.hostname or "", parts.port or (443 if https else 80))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = _request_bytes(target, parts.netloc, headers, body)
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             return await self._exchange(origin, request)
 
     async def _exchange(self, origin: Origin, request: bytes) -> HttpResponse:
@@ -115,7 +115,10 @@ class HttpPoster:
             writer.close()  # a timeout or cancellation leaves the stream mid-message
             raise
         response = HttpResponse(parser.get_status_code(), parsed.headers, bytes(parsed.body))
-        self._release(origin, conn, parser.should_keep_alive() and parsed.done)
+        # httptools forgets keep-alive once a message completes; HTTP/1.1 keeps it unless told.
+        closing = parsed.headers.get("connection", "").lower() == "close"
+        keep = parsed.done and parser.get_http_version() == "1.1" and not closing
+        self._release(origin, conn, keep)
         return response
 
     def _release(self, origin: Origin, conn: Conn, keep: bool) -> None:

@@ -14,7 +14,11 @@ from flexfulfill.flex import HsaFsaEligibility
 
 Metadata = dict[str, Any]
 Eligibility = Literal[
-    "not_eligible", "auto_substantiation", "private_label", "vision", "prescription",
+    "not_eligible",
+    "auto_substantiation",
+    "private_label",
+    "vision",
+    "prescription",
     "letter_of_medical_necessity",
 ]
 assert set(Eligibility.__args__) == {e.value for e in HsaFsaEligibility}  # type: ignore[attr-defined]
@@ -121,14 +125,18 @@ class CustomerIn(Input):
 class RefundIn(Input):
     payment_intent_id: str
     amount: int | None = Field(default=None, ge=1)
-    reason: Literal["duplicate", "fraudulent", "requested_by_customer",
-                    "expired_uncaptured_charge"] | None = None
+    reason: (
+        Literal["duplicate", "fraudulent", "requested_by_customer", "expired_uncaptured_charge"]
+        | None
+    ) = None
     metadata: Metadata | None = None
 
 
 class RefundUpdateIn(Input):
-    reason: Literal["duplicate", "fraudulent", "requested_by_customer",
-                    "expired_uncaptured_charge"] | None = None
+    reason: (
+        Literal["duplicate", "fraudulent", "requested_by_customer", "expired_uncaptured_charge"]
+        | None
+    ) = None
     metadata: Metadata | None = None
 
 

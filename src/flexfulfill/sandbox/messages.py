@@ -11,6 +11,7 @@ import json
 import random
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -66,8 +67,16 @@ async def claim_due(
 ) -> list[Job]:
     """Due messages, oldest due first, with what sending them needs."""
     query = (
-        select(M.c.message_id, M.c.event_id, M.c.webhook_id, M.c.attempts, M.c.failures,
-               W.c.url, W.c.secret, E.c.body)
+        select(
+            M.c.message_id,
+            M.c.event_id,
+            M.c.webhook_id,
+            M.c.attempts,
+            M.c.failures,
+            W.c.url,
+            W.c.secret,
+            E.c.body,
+        )
         .join(W, W.c.webhook_id == M.c.webhook_id)
         .join(E, E.c.event_id == M.c.event_id)
         .where(and_(*_due(now, exclude)))  # type: ignore[arg-type]
@@ -96,13 +105,24 @@ async def record_results(
         next_at, status, failures = _next_step(result, policy, rng)
         attempt_rows.append(_attempt_row(result, next_at))
         if not result.duplicate:
-            message_rows.append({"mid": result.job.message_id, "st": status, "f": failures,
-                                 "n": next_at, "a": result.job.attempts + 1})
+            message_rows.append(
+                {
+                    "mid": result.job.message_id,
+                    "st": status,
+                    "f": failures,
+                    "n": next_at,
+                    "a": result.job.attempts + 1,
+                }
+            )
     await conn.execute(insert(t.attempts), attempt_rows)
     if message_rows:
         query = update(M).where(M.c.message_id == bindparam("mid"))
-        values = {"status": bindparam("st"), "failures": bindparam("f"),
-                  "next_attempt_at": bindparam("n"), "attempts": bindparam("a")}
+        values: dict[str, Any] = {
+            "status": bindparam("st"),
+            "failures": bindparam("f"),
+            "next_attempt_at": bindparam("n"),
+            "attempts": bindparam("a"),
+        }
         await conn.execute(query.values(values), message_rows)
     await _update_endpoint_health(conn, results, policy)
     return sum(1 for row in message_rows if row["st"] == t.MessageStatus.PENDING)
@@ -150,15 +170,21 @@ async def _update_endpoint_health(
             first_failure.pop(r.job.webhook_id, None)
     for webhook_id, last in latest.items():
         if last.ok:
-            await conn.execute(update(W).where(W.c.webhook_id == webhook_id).values(failing_since=None))
+            await conn.execute(
+                update(W).where(W.c.webhook_id == webhook_id).values(failing_since=None)
+            )
         else:
-            await _note_failure(conn, webhook_id, first_failure[webhook_id], last.attempted_at, policy)
+            await _note_failure(
+                conn, webhook_id, first_failure[webhook_id], last.attempted_at, policy
+            )
 
 
 async def _note_failure(
     conn: AsyncConnection, webhook_id: str, first: float, now: float, policy: RetryPolicy
 ) -> None:
-    row = (await conn.execute(select(W.c.failing_since).where(W.c.webhook_id == webhook_id))).first()
+    row = (
+        await conn.execute(select(W.c.failing_since).where(W.c.webhook_id == webhook_id))
+    ).first()
     if row is None:
         return
     since = row.failing_since if row.failing_since is not None else first
@@ -172,8 +198,9 @@ async def disable_endpoint(conn: AsyncConnection, webhook_id: str) -> None:
     """Disable an endpoint and cancel what it still had pending."""
     await conn.execute(update(W).where(W.c.webhook_id == webhook_id).values(enabled=False))
     pending = and_(M.c.webhook_id == webhook_id, M.c.status == t.MessageStatus.PENDING)
-    await conn.execute(update(M).where(pending).values(status=t.MessageStatus.CANCELED,
-                                                       next_attempt_at=None))
+    await conn.execute(
+        update(M).where(pending).values(status=t.MessageStatus.CANCELED, next_attempt_at=None)
+    )
 
 
 async def count_due(conn: AsyncConnection, now: float) -> int:

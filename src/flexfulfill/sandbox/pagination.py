@@ -15,8 +15,13 @@ Cursor = Annotated[str | None, Query()]
 
 
 def paginate(
-    docs: list[Doc], id_field: str, *, limit: int | None = None, offset: int | None = None,
-    starting_after: str | None = None, ending_before: str | None = None,
+    docs: list[Doc],
+    id_field: str,
+    *,
+    limit: int | None = None,
+    offset: int | None = None,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
 ) -> list[Doc]:
     """A page of ``docs`` (already newest first); cursors are object ids, as on Stripe."""
     size = limit or 10
@@ -34,4 +39,6 @@ def _index(ids: list[str], cursor: str, name: str) -> int:
     try:
         return ids.index(cursor)
     except ValueError:
-        raise invalid("invalid_cursor", f"{cursor!r} is not an object in this list", ["query", name]) from None
+        raise invalid(
+            "invalid_cursor", f"{cursor!r} is not an object in this list", ["query", name]
+        ) from None

@@ -30,8 +30,9 @@ class RetryPolicy:
     # An endpoint failing without a single success this long (scaled) is disabled.
     disable_after: float = FIVE_DAYS
 
-    def delay(self, failures: int, outcome: AttemptOutcome, retry_after: float | None,
-              rng: random.Random) -> float | None:
+    def delay(
+        self, failures: int, outcome: AttemptOutcome, retry_after: float | None, rng: random.Random
+    ) -> float | None:
         """Seconds until the next attempt after ``failures`` consecutive failures; None: give up."""
         if failures > len(self.schedule):
             return None

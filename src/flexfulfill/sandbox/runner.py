@@ -1,15 +1,16 @@
 """``run_sandbox``: a whole sandbox (API + delivery) on a free loopback port, for tests and CLI.
 
-    async with run_sandbox(database_url, time_scale=0.001) as sandbox:
-        hook = await sandbox.create_webhook("http://127.0.0.1:4242/webhook")
-        async with sandbox.client() as flex:          # httpx, base_url + Bearer key set
-            ...
-        await sandbox.wait_idle()                     # every due delivery attempted
+async with run_sandbox(database_url, time_scale=0.001) as sandbox:
+    hook = await sandbox.create_webhook("http://127.0.0.1:4242/webhook")
+    async with sandbox.client() as flex:          # httpx, base_url + Bearer key set
+        ...
+    await sandbox.wait_idle()                     # every due delivery attempted
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
@@ -27,6 +28,10 @@ from flexfulfill.sandbox.app import build_sandbox
 from flexfulfill.sandbox.faults import Faults
 from flexfulfill.sandbox.retry import RetryPolicy
 from flexfulfill.sandbox.state import SandboxState
+
+# The throwaway default database lives on tmpfs when there is one (nothing to fsync), in a
+# private TemporaryDirectory.
+SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
 
 def new_test_key() -> str:
@@ -56,11 +61,13 @@ class RunningSandbox:
 
     async def create_webhook(self, url: str, events: list[str] | None = None) -> dict[str, Any]:
         """Register an endpoint; the answer holds ``webhook_id`` and ``signing_secret``."""
-        body = await self.request("POST", "/v1/webhooks", {"webhook": {"url": url, "events": events or []}})
+        body = await self.request(
+            "POST", "/v1/webhooks", {"webhook": {"url": url, "events": events or []}}
+        )
         return dict(body["webhook"])
 
     async def complete_checkout(self, session_id: str, **body: Any) -> dict[str, Any]:
-        """``POST /v1/test_helpers/checkout_sessions/{id}/complete`` (contact, card, second_card)."""
+        """``POST /v1/test_helpers/checkout_sessions/{id}/complete``: contact, card, second_card."""
         path = f"/v1/test_helpers/checkout_sessions/{session_id}/complete"
         return dict((await self.request("POST", path, body))["checkout_session"])
 
@@ -68,9 +75,9 @@ class RunningSandbox:
         """Change faults now (same as ``PUT /v1/test_helpers/faults``)."""
         return self.state.faults.update(changes)
 
-    async def wait_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_idle(self, within: float = 10.0) -> None:
         """Wait until no delivery is due or in flight (future retries may remain)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 async with self.state.store.reading() as conn:
                     due = await q.count_due(conn, self.state.clock.now())
@@ -81,9 +88,15 @@ class RunningSandbox:
 
 @asynccontextmanager
 async def run_sandbox(
-    database_url: str | None = None, *, time_scale: float = 1.0,
-    clock: Clock | ManualClock | None = None, host: str = "127.0.0.1", port: int = 0,
-    seed: int | None = None, faults: Faults | None = None, policy: RetryPolicy | None = None,
+    database_url: str | None = None,
+    *,
+    time_scale: float = 1.0,
+    clock: Clock | ManualClock | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int | None = None,
+    faults: Faults | None = None,
+    policy: RetryPolicy | None = None,
     concurrency: int = 256,
 ) -> AsyncIterator[RunningSandbox]:
     """Start the sandbox (uvicorn on ``host:port``, 0 = a free port) and its delivery engine.
@@ -95,12 +108,11 @@ async def run_sandbox(
         clock = clock.as_clock()
     if policy is None or time_scale != 1.0:  # an explicit time_scale wins over the policy's
         policy = replace(policy or RetryPolicy(), time_scale=time_scale)
-    # The throwaway default lives on tmpfs when there is one: nothing to fsync.
-    scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(prefix="flex-sandbox-", dir=scratch) as tmp:
+    with tempfile.TemporaryDirectory(prefix="flex-sandbox-", dir=SCRATCH) as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'sandbox.sqlite3'}"
-        app, state = build_sandbox(url, clock=clock, policy=policy, faults=faults, seed=seed,
-                                   concurrency=concurrency)
+        app, state = build_sandbox(
+            url, clock=clock, policy=policy, faults=faults, seed=seed, concurrency=concurrency
+        )
         await state.start()
         try:
             async with serve(app, host, port) as bound:
@@ -113,8 +125,9 @@ async def run_sandbox(
 @asynccontextmanager
 async def serve(app: Any, host: str, port: int) -> AsyncIterator[int]:
     """Serve ``app`` with uvicorn in this event loop; yields the bound port."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            ws="none", access_log=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", ws="none", access_log=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -20,36 +20,56 @@ LMN = HsaFsaEligibility.LETTER_OF_MEDICAL_NECESSITY
 
 
 def is_eligible(line: Doc) -> bool:
-    return line.get("eligibility", HsaFsaEligibility.NOT_ELIGIBLE) != HsaFsaEligibility.NOT_ELIGIBLE
+    eligibility = line.get("eligibility") or HsaFsaEligibility.NOT_ELIGIBLE
+    return bool(eligibility != HsaFsaEligibility.NOT_ELIGIBLE)
 
 
 async def create_session(tx: Tx, data: SessionIn, base_url: str) -> Doc:
     lines = [await _line(tx, item, i, data.mode) for i, item in enumerate(data.line_items)]
     if data.mode == "subscription" and not any(line["_recurring"] for line in lines):
-        raise invalid("recurring_price_required", "subscription mode needs at least one "
-                      "recurring price", ["body", "checkout_session", "line_items"])
+        raise invalid(
+            "recurring_price_required",
+            "subscription mode needs at least one recurring price",
+            ["body", "checkout_session", "line_items"],
+        )
     if data.customer is not None and await tx.get("customer", data.customer) is None:
-        raise invalid("customer_not_found", f"No such customer: {data.customer!r}",
-                      ["body", "checkout_session", "customer"])
+        raise invalid(
+            "customer_not_found",
+            f"No such customer: {data.customer!r}",
+            ["body", "checkout_session", "customer"],
+        )
     session_id = new_id("checkout_session")
     subtotal = sum(line["amount_subtotal"] for line in lines)
     shipping = sum(line["amount_shipping"] for line in lines)
     doc: Doc = {
-        "checkout_session_id": session_id, "status": CheckoutSessionStatus.OPEN,
-        "mode": data.mode, "amount_subtotal": subtotal, "amount_total": subtotal + shipping,
-        "amount_received": 0, "amount_refunded": 0, "amount_disputed": 0,
-        "success_url": data.success_url, "cancel_url": data.cancel_url,
+        "checkout_session_id": session_id,
+        "status": CheckoutSessionStatus.OPEN,
+        "mode": data.mode,
+        "amount_subtotal": subtotal,
+        "amount_total": subtotal + shipping,
+        "amount_received": 0,
+        "amount_refunded": 0,
+        "amount_disputed": 0,
+        "success_url": data.success_url,
+        "cancel_url": data.cancel_url,
         "redirect_url": f"{base_url}/pay/c/{session_id}",
-        "client_reference_id": data.client_reference_id, "customer": data.customer,
+        "client_reference_id": data.client_reference_id,
+        "customer": data.customer,
         "defaults": data.defaults.model_dump(exclude_none=True) if data.defaults else None,
-        "metadata": data.metadata or {}, "capture_method": data.capture_method,
+        "metadata": data.metadata or {},
+        "capture_method": data.capture_method,
         "allow_promotion_codes": bool(data.allow_promotion_codes),
         "hsa_fsa_eligible": any(is_eligible(line) for line in lines),
         "letter_of_medical_necessity_required": any(line["eligibility"] == LMN for line in lines),
-        "payment_intents": [], "refunds": [], "captures": [], "disputes": [],
+        "payment_intents": [],
+        "refunds": [],
+        "captures": [],
+        "disputes": [],
         "total_details": {"amount_discount": 0, "amount_tax": 0, "amount_shipping": shipping},
-        "created_at": int(tx.now), "expires_at": int(tx.now) + SESSION_LIFETIME,
-        "test_mode": True, "_line_items": lines,
+        "created_at": int(tx.now),
+        "expires_at": int(tx.now) + SESSION_LIFETIME,
+        "test_mode": True,
+        "_line_items": lines,
     }
     return await tx.insert("checkout_session", doc)
 
@@ -58,17 +78,25 @@ async def _line(tx: Tx, item: LineItemIn, index: int, mode: str) -> Doc:
     loc = ("body", "checkout_session", "line_items", str(index))
     price = await _price_of(tx, item, loc)
     if mode == "payment" and price.get("recurring"):
-        raise invalid("recurring_price_in_payment_mode", f"price {price['price_id']} is recurring; "
-                      "use mode=subscription", [*loc, "price"])
+        raise invalid(
+            "recurring_price_in_payment_mode",
+            f"price {price['price_id']} is recurring; use mode=subscription",
+            [*loc, "price"],
+        )
     product = await tx.get("product", price["product"]) or {}
     subtotal = int(price["unit_amount"]) * item.quantity
     rate = item.shipping_options.shipping_rate_data if item.shipping_options else None
     shipping = rate.amount if rate else 0
     return {
-        "line_item_id": new_id("line_item"), "price": price["price_id"],
-        "quantity": item.quantity, "description": price.get("description") or product.get("name"),
-        "amount_subtotal": subtotal, "amount_discount": 0, "amount_tax": 0,
-        "amount_shipping": shipping, "amount_total": subtotal + shipping,
+        "line_item_id": new_id("line_item"),
+        "price": price["price_id"],
+        "quantity": item.quantity,
+        "description": price.get("description") or product.get("name"),
+        "amount_subtotal": subtotal,
+        "amount_discount": 0,
+        "amount_tax": 0,
+        "amount_shipping": shipping,
+        "amount_total": subtotal + shipping,
         "eligibility": product.get("hsa_fsa_eligibility") or HsaFsaEligibility.NOT_ELIGIBLE,
         "_recurring": bool(price.get("recurring")),
     }

@@ -65,6 +65,7 @@ class Tx:
         self.conn = conn
         self.now = now
         self._due_delay = due_delay
+        self._subscribers: dict[str, list[str]] = {}  # event type → endpoints, per transaction
         self.emitted = 0
 
     async def get(self, kind: str, object_id: str) -> Doc | None:
@@ -74,7 +75,9 @@ class Tx:
         raw = (await self.conn.execute(query)).scalar_one_or_none()
         return None if raw is None else dict(json.loads(raw))
 
-    async def require(self, kind: str, object_id: str, loc: tuple[str, ...] = ("path", "id")) -> Doc:
+    async def require(
+        self, kind: str, object_id: str, loc: tuple[str, ...] = ("path", "id")
+    ) -> Doc:
         doc = await self.get(kind, object_id)
         if doc is None:
             raise not_found(kind, object_id, loc)
@@ -89,7 +92,12 @@ class Tx:
         return doc
 
     async def insert(self, kind: str, doc: Doc) -> Doc:
-        row = {"id": doc[ID_FIELDS[kind]], "kind": kind, "created_at": self.now, "data": _dumps(doc)}
+        row = {
+            "id": doc[ID_FIELDS[kind]],
+            "kind": kind,
+            "created_at": self.now,
+            "data": _dumps(doc),
+        }
         await self.conn.execute(insert(t.objects).values(row))
         return doc
 
@@ -115,17 +123,24 @@ class Tx:
             "test_mode": True,
             "object": {resource_key: resource},
         }
-        row = {"event_id": event_id, "event_type": event_type, "created_at": self.now,
-               "body": _dumps(event)}
+        row = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "created_at": self.now,
+            "body": _dumps(event),
+        }
         await self.conn.execute(insert(t.events).values(row))
         for webhook_id in await self.subscribers(event_type):
             await self.queue_message(event_id, webhook_id)
         return event
 
     async def subscribers(self, event_type: str) -> list[str]:
-        query = select(t.webhooks.c.webhook_id, t.webhooks.c.events).where(t.webhooks.c.enabled)
-        rows = await self.conn.execute(query.order_by(t.webhooks.c.seq))
-        return [wid for wid, raw in rows if subscribed(json.loads(raw), event_type)]
+        if event_type not in self._subscribers:
+            query = select(t.webhooks.c.webhook_id, t.webhooks.c.events).where(t.webhooks.c.enabled)
+            rows = await self.conn.execute(query.order_by(t.webhooks.c.seq))
+            found = [wid for wid, raw in rows if subscribed(json.loads(raw), event_type)]
+            self._subscribers[event_type] = found
+        return self._subscribers[event_type]
 
     async def queue_message(self, event_id: str, webhook_id: str) -> str:
         message_id = new_id("message")

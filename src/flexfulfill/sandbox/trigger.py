@@ -30,8 +30,12 @@ class TriggerRequest:
 async def run_trigger(base_url: str, api_key: str, request: TriggerRequest) -> dict[str, Any]:
     """The completed session (``{"checkout_session": …}``) or the error body with its status."""
     if request.event not in EVENTS:
-        return {"status": 400, "detail": [{"msg": f"unknown event {request.event!r}; choose one "
-                                                  f"of {', '.join(EVENTS)}"}]}
+        return {
+            "status": 400,
+            "detail": [
+                {"msg": f"unknown event {request.event!r}; choose one of {', '.join(EVENTS)}"}
+            ],
+        }
     headers = {"authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
         subscription = request.event == "customer.subscription.created"
@@ -39,13 +43,17 @@ async def run_trigger(base_url: str, api_key: str, request: TriggerRequest) -> d
         session = await _create_session(client, request, prices, subscription)
         if "detail" in session:
             return session
-        result = await _complete(client, session["checkout_session"]["checkout_session_id"], request)
+        result = await _complete(
+            client, session["checkout_session"]["checkout_session_id"], request
+        )
         if request.event == "refund.updated" and "detail" not in result:
             await _refund_first(client, result["checkout_session"])
         return result
 
 
-async def _call(client: httpx.AsyncClient, method: str, path: str, body: Any = None) -> dict[str, Any]:
+async def _call(
+    client: httpx.AsyncClient, method: str, path: str, body: Any = None
+) -> dict[str, Any]:
     response = await client.request(method, path, json=body)
     data: dict[str, Any] = response.json()
     if response.status_code >= 400:
@@ -60,17 +68,21 @@ async def _fixture_prices(client: httpx.AsyncClient, split: bool, subscription: 
         wanted.append(("Chocolate bar", "not_eligible", 500))
     prices = []
     for name, kind, amount in wanted:
-        product = await _call(client, "POST", "/v1/products",
-                              {"product": {"name": name, "hsa_fsa_eligibility": kind}})
+        product = await _call(
+            client, "POST", "/v1/products", {"product": {"name": name, "hsa_fsa_eligibility": kind}}
+        )
         price: dict[str, Any] = {"product": product["product"]["product_id"], "unit_amount": amount}
         if subscription:
             price["recurring"] = {"interval": "monthly", "interval_count": 1}
-        prices.append((await _call(client, "POST", "/v1/prices", {"price": price}))["price"]["price_id"])
+        prices.append(
+            (await _call(client, "POST", "/v1/prices", {"price": price}))["price"]["price_id"]
+        )
     return prices
 
 
-async def _create_session(client: httpx.AsyncClient, request: TriggerRequest, prices: list[str],
-                          subscription: bool) -> dict[str, Any]:
+async def _create_session(
+    client: httpx.AsyncClient, request: TriggerRequest, prices: list[str], subscription: bool
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "line_items": [{"price": p, "quantity": 1} for p in prices],
         "success_url": "http://127.0.0.1:4242/checkout/success?session_id={CHECKOUT_SESSION_ID}",
@@ -84,7 +96,9 @@ async def _create_session(client: httpx.AsyncClient, request: TriggerRequest, pr
     return await _call(client, "POST", "/v1/checkout/sessions", {"checkout_session": body})
 
 
-async def _complete(client: httpx.AsyncClient, session_id: str, request: TriggerRequest) -> dict[str, Any]:
+async def _complete(
+    client: httpx.AsyncClient, session_id: str, request: TriggerRequest
+) -> dict[str, Any]:
     body: dict[str, Any] = {"card": {"number": request.card}, "contact": {"email": request.email}}
     if request.second_card:
         body["second_card"] = {"number": request.second_card}

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # ships no type information
 from sqlalchemy.engine import URL, make_url
 
 from flexfulfill.store.db import SQLITE_PRAGMAS
@@ -70,12 +70,17 @@ class InboxWriter(Protocol):
     async def close(self) -> None: ...
 
 
-def open_writer(database_url: str | URL) -> InboxWriter:
-    """The dedicated inbox writer for ``database_url`` (nothing connects until first use)."""
+def open_writers(database_url: str | URL, *, postgres: int = 2) -> list[InboxWriter]:
+    """The dedicated inbox writers for ``database_url`` (nothing connects until first use).
+
+    SQLite has one writer at a time, so one; PostgreSQL commits concurrently, so ``postgres``
+    connections, letting a batch commit while the previous one waits for its WAL flush.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        return SqliteWriter(url.database or "")
-    return PostgresWriter(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        return [SqliteWriter(url.database or "")]
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return [PostgresWriter(dsn) for _ in range(postgres)]
 
 
 class SqliteWriter:
@@ -92,7 +97,10 @@ class SqliteWriter:
 
     async def insert(self, rows: Sequence[InboxRow]) -> set[str]:
         loop = asyncio.get_running_loop()
+        import os
         try:
+            if os.environ.get("XP_INLINE"):
+                return self._insert(rows)
             return await loop.run_in_executor(self._thread, self._insert, rows)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite: {exc}") from exc
@@ -117,7 +125,7 @@ class SqliteWriter:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             uri = f"file:{self._path}?mode=rw"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
             for pragma in SQLITE_PRAGMAS:
                 conn.execute(pragma)
             self._conn = conn
@@ -203,53 +211,58 @@ def _pg_columns(rows: Sequence[InboxRow]) -> list[list[object]]:
 
 
 class GroupCommit:
-    """One writer task that commits the rows of concurrent requests together.
+    """Writer tasks that commit the rows of concurrent requests together, one per writer.
 
     :meth:`submit` returns only after the transaction holding the row has committed: ``True``
     when the row is new, ``False`` when its message id was already stored (a redelivery). While
-    one batch commits, the next one gathers; there is no timer, so a lone request is written at
-    once. A batch that fails raises :class:`StoreUnavailable` in every request it held.
+    a batch commits, the next one gathers (or goes to an idle writer); there is no timer, so a
+    lone request is written at once. A batch that fails raises :class:`StoreUnavailable` in
+    every request it held.
     """
 
-    def __init__(self, writer: InboxWriter, *, max_batch: int = MAX_BATCH) -> None:
-        self._writer = writer
+    def __init__(self, writers: Sequence[InboxWriter], *, max_batch: int = MAX_BATCH) -> None:
+        self._writers = tuple(writers)
         self._max_batch = max_batch
         self._waiting: list[tuple[InboxRow, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def submit(self, row: InboxRow) -> bool:
         """Store ``row`` durably; True if it was new, False for a known message id."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((row, future))
         self._wakeup.set()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="inbox-group-commit")
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._run(w), name="inbox") for w in self._writers]
         return await future
 
     async def close(self) -> None:
-        """Stop the writer task, fail whatever still waits, close the writer connection."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Stop the writer tasks, fail whatever still waits, close the writer connections."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         waiting, self._waiting = self._waiting, []
         _settle(waiting, error=StoreUnavailable("the receiver is shutting down"))
-        await self._writer.close()
+        for writer in self._writers:
+            await writer.close()
 
-    async def _run(self) -> None:
+    async def _run(self, writer: InboxWriter) -> None:
         while True:
             await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._waiting:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
-                await self._flush(batch)
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            if not self._waiting:
+                self._wakeup.clear()
+            if batch:
+                await self._flush(writer, batch)
 
-    async def _flush(self, batch: list[tuple[InboxRow, asyncio.Future[bool]]]) -> None:
+    async def _flush(
+        self, writer: InboxWriter, batch: list[tuple[InboxRow, asyncio.Future[bool]]]
+    ) -> None:
         unique = list({row.message_id: row for row, _ in reversed(batch)}.values())
         try:
-            inserted = await self._writer.insert(unique)
+            inserted = await writer.insert(unique)
         except StoreUnavailable as exc:
             log.warning("inbox write failed, %d request(s) answered 503: %s", len(batch), exc)
             _settle(batch, error=exc)

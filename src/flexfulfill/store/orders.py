@@ -148,28 +148,35 @@ async def record_refund(
 
 
 async def refresh_amounts(conn: AsyncConnection, order_id: int, now: float) -> OrderStatus:
-    """Recompute paid (sum of payments), refunded (sum of counted refunds) and the status."""
-    paid = select(func.coalesce(func.sum(payments.c.amount_received), 0)).where(
-        payments.c.order_id == order_id
+    """Recompute paid (sum of payments), refunded (sum of counted refunds) and the status.
+
+    One UPDATE with subqueries, so concurrent payment and refund events each see the other's
+    committed rows and the last writer leaves the sums right.
+    """
+    paid = (
+        select(func.coalesce(func.sum(payments.c.amount_received), 0))
+        .where(payments.c.order_id == order_id)
+        .scalar_subquery()
     )
     intents = select(payments.c.payment_intent_id).where(payments.c.order_id == order_id)
-    refunded = select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
-        refunds.c.payment_intent_id.in_(intents),
-        refunds.c.status.in_(refund_rules.COUNTED),
+    refunded = (
+        select(func.coalesce(func.sum(refunds.c.amount), 0))
+        .where(
+            refunds.c.payment_intent_id.in_(intents),
+            refunds.c.status.in_(refund_rules.COUNTED),
+        )
+        .scalar_subquery()
     )
-    amount_paid = int((await conn.execute(paid)).scalar_one())
-    amount_refunded = int((await conn.execute(refunded)).scalar_one())
-    total = (
-        await conn.execute(select(orders.c.amount_total).where(orders.c.id == order_id))
-    ).scalar_one()
-    status = refund_rules.order_status(int(total), amount_refunded)
-    await conn.execute(
+    result = await conn.execute(
         update(orders)
         .where(orders.c.id == order_id)
-        .values(
-            amount_paid=amount_paid, amount_refunded=amount_refunded, status=status, updated_at=now
-        )
+        .values(amount_paid=paid, amount_refunded=refunded, updated_at=now)
+        .returning(orders.c.amount_total, orders.c.amount_refunded, orders.c.status)
     )
+    total, amount_refunded, current = result.one()
+    status = refund_rules.order_status(int(total), int(amount_refunded))
+    if status != current:
+        await conn.execute(update(orders).where(orders.c.id == order_id).values(status=status))
     return status
 
 

@@ -109,11 +109,14 @@ async def claim_due(
     return sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
 
 
-async def mark_sent(engine: AsyncEngine, row_id: int, *, now: float) -> None:
-    """Record acceptance by the server, whoever holds the lease: a sent message is sent."""
+async def mark_sent(engine: AsyncEngine, row_ids: Sequence[int], *, now: float) -> None:
+    """Record acceptance by the server, whoever holds the lease: a sent message is sent.
+
+    Takes several rows so a sender can record a run of deliveries in one commit.
+    """
     stmt = (
         update(outbox)
-        .where(outbox.c.id == row_id, outbox.c.status != OutboxStatus.SENT.value)
+        .where(outbox.c.id.in_(list(row_ids)), outbox.c.status != OutboxStatus.SENT.value)
         .values(status=OutboxStatus.SENT.value, sent_at=now, lease_until=None, locked_by=None)
     )
     async with engine.begin() as conn:

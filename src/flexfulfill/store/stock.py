@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flexfulfill.domain.inventory import Movement
+from flexfulfill.domain.inventory import Movement, sale_delta
 from flexfulfill.store.conflicts import insert_or_ignore
 from flexfulfill.store.statuses import MovementReason
 from flexfulfill.store.tables import stock, stock_movements
@@ -49,7 +49,6 @@ async def move(
     The movement row is inserted first, so its UNIQUE key decides; the stock update is a
     single atomic ``on_hand = on_hand + delta`` and never a read-modify-write.
     """
-    await _ensure(conn, product_id, now, None)
     values = {
         "product_id": product_id,
         "order_line_id": order_line_id,
@@ -72,14 +71,42 @@ async def move(
     return Movement(product_id, delta, after)
 
 
+async def sell(
+    conn: AsyncConnection, *, product_id: str, quantity: int, order_line_id: int, now: float
+) -> Movement:
+    """The sale movement of an order line created in this same transaction.
+
+    The line is new, so no movement can exist for it yet: update the stock first and record
+    the movement with its result (two statements instead of four).
+    """
+    delta = sale_delta(quantity)
+    after = await _add(conn, product_id, delta, now)
+    values = {
+        "product_id": product_id,
+        "order_line_id": order_line_id,
+        "reason": MovementReason.SALE,
+        "delta": delta,
+        "on_hand_after": after,
+        "actor": "fulfillment",
+        "created_at": now,
+    }
+    await conn.execute(stock_movements.insert().values(**values))
+    return Movement(product_id, delta, after)
+
+
 async def _add(conn: AsyncConnection, product_id: str, delta: int, now: float) -> int:
-    result = await conn.execute(
+    """Add ``delta`` to a product's stock (an untracked product starts at 0); the new level."""
+    stmt = (
         update(stock)
         .where(stock.c.product_id == product_id)
         .values(on_hand=stock.c.on_hand + delta, updated_at=now)
         .returning(stock.c.on_hand)
     )
-    return int(result.scalar_one())
+    after = (await conn.execute(stmt)).scalar_one_or_none()
+    if after is None:
+        await _ensure(conn, product_id, now, None)
+        after = (await conn.execute(stmt)).scalar_one()
+    return int(after)
 
 
 async def set_level(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flexfulfill.clock import Clock
 from flexfulfill.config import ConfigError, Settings
 from flexfulfill.flex import Verifier
-from flexfulfill.store.inbox import GroupCommit, InboxWriter, open_writer
+from flexfulfill.store.inbox import GroupCommit, InboxWriter, open_writers
 from flexfulfill.web.health import health_router
 from flexfulfill.web.metrics import ReceiverMetrics
 from flexfulfill.web.receiver import Receive, Scope, Send, WebhookReceiver
@@ -52,7 +52,7 @@ class MerchantApp:
         if scope["type"] == "http" and scope["path"] == WEBHOOK_PATH:
             await self.receiver(scope, receive, send)
         else:
-            await self.api(scope, receive, send)  # type: ignore[arg-type]
+            await self.api(scope, receive, send)
 
 
 def build_app(
@@ -63,16 +63,18 @@ def build_app(
     background: Sequence[Background] = (),
     clock: Clock | None = None,
     writer: InboxWriter | None = None,
+    close_engine: bool = False,
 ) -> MerchantApp:
     """The merchant app on ``engine``; see the module docstring for ``routers``/``background``.
 
-    ``writer`` replaces the dedicated inbox writer connection (tests pass a failing one).
+    ``writer`` replaces the dedicated inbox writer connection; ``close_engine`` disposes the
+    engine when the server stops (for apps built inside a server worker process).
     """
     if not settings.webhook_secrets:
         raise ConfigError("FLEX_WEBHOOK_SECRET", "is not set", "fwhsec_Y2NhZDczMDYtNDEy…")
     clock = clock or Clock()
     registry = CollectorRegistry()
-    inbox = GroupCommit(writer or open_writer(engine.url))
+    inbox = GroupCommit([writer] if writer else open_writers(engine.url))
     verifier = Verifier(
         settings.webhook_secrets, tolerance=settings.timestamp_tolerance, now=clock.now
     )
@@ -84,7 +86,8 @@ def build_app(
         now=clock.now,
     )
     tasks = BackgroundTasks(background)
-    api = FastAPI(title="flexfulfill", lifespan=_lifespan(tasks, inbox))
+    closing = [tasks.stop, inbox.close, *([engine.dispose] if close_engine else [])]
+    api = FastAPI(title="flexfulfill", lifespan=_lifespan(tasks.start, closing))
     api.state.settings, api.state.engine, api.state.clock = settings, engine, clock
     api.state.metrics_registry = registry
     api.include_router(health_router(engine, registry, stopped=lambda: tasks.failed))
@@ -125,15 +128,15 @@ async def _run(function: Background) -> None:
 
 
 def _lifespan(
-    tasks: BackgroundTasks, inbox: GroupCommit
-) -> Callable[[FastAPI], AsyncIterator[None]]:
+    start: Callable[[], None], closing: Sequence[Callable[[], Awaitable[None]]]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
-        tasks.start()
+        start()
         try:
             yield
         finally:
-            await tasks.stop()
-            await inbox.close()
+            for close in closing:  # background tasks first, then the inbox, then the engine
+                await close()
 
-    return lifespan  # type: ignore[return-value]
+    return lifespan

@@ -1,4 +1,4 @@
-"""``GET /healthz`` (the process is up), ``GET /readyz`` (the database answers), ``GET /metrics``."""
+"""``GET /healthz`` (process up), ``GET /readyz`` (database answers), ``GET /metrics``."""
 
 from __future__ import annotations
 

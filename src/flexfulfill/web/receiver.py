@@ -6,8 +6,9 @@ with the size limit enforced while it streams; the signature is checked on exact
 the row goes to the inbox through :class:`~flexfulfill.store.inbox.GroupCommit` and the 2xx is
 sent after the commit that holds it.
 
-Answers: 200 with an empty body and ``flexfulfill-outcome: stored`` or ``duplicate``; 4xx ``{"error": {"code", "message"}}`` for anything the
-sender got wrong (nothing stored); 503 only when the database cannot take the write.
+Answers: 200 with an empty body and ``flexfulfill-outcome: stored`` or ``duplicate``; 4xx
+``{"error": {"code", "message"}}`` for anything the sender got wrong (nothing stored); 503 only
+when the database cannot take the write.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from flexfulfill.domain.events import is_handled
@@ -25,6 +27,7 @@ from flexfulfill.flex import (
     Verifier,
     WebhookVerificationError,
 )
+from flexfulfill.flex._signing import HEADER_FAMILIES
 from flexfulfill.store.inbox import GroupCommit, InboxRow, StoreUnavailable
 from flexfulfill.store.statuses import EventStatus
 from flexfulfill.web.metrics import ReceiverMetrics
@@ -97,7 +100,9 @@ class WebhookReceiver:
     async def _verified(self, scope: Scope, receive: Receive) -> tuple[VerifiedMessage, bytes]:
         if scope["method"] != "POST":
             raise Refused(405, "method_not_allowed", "send webhooks with POST")
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED
+        }
         body = await read_body(receive, headers.get("content-length"), self._limit)
         try:
             message = self._verifier.verify(headers, body)
@@ -115,7 +120,7 @@ class WebhookReceiver:
             event_type=event_type,
             test_mode=test_mode,
             body=body,
-            headers=json.dumps(message.headers),
+            headers=_headers_json(message.headers),
             received_at=self._now(),
             status=status,
             last_error=problem,
@@ -202,6 +207,8 @@ def _field_problem(name: str, value: object) -> str | None:
         return f"{name} is not a string"
     if len(value) > MAX_FIELD or "\x00" in value:
         return f"{name} is longer than {MAX_FIELD} characters or holds a NUL character"
+    if value.isascii():
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -210,6 +217,18 @@ def _field_problem(name: str, value: object) -> str | None:
 
 
 _ACK = {True: _STORED, False: _DUPLICATE}
+# The request headers the receiver reads; the rest are never decoded.
+_WANTED = frozenset(name.encode() for family in HEADER_FAMILIES for name in family) | {
+    b"content-length"
+}
+
+
+def _headers_json(headers: dict[str, str]) -> str:
+    """``json.dumps`` of the kept signature headers, without the encoder's per-call set-up."""
+    items = ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in headers.items())
+    return "{" + items + "}"
+
+
 _EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
 

@@ -22,20 +22,24 @@ T = TypeVar("T")
 
 
 def server_config(app: MerchantApp, host: str, port: int) -> uvicorn.Config:
-    """uvicorn settings for ``app``: fastest available loop and parser, lifespan on."""
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        loop="none",  # the loop is chosen by run() below
-        http="httptools" if _installed("httptools") else "h11",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        proxy_headers=False,  # the receiver uses no client address; skip the middleware
-        timeout_graceful_shutdown=10,
-    )
+    """uvicorn settings for ``app`` in this process (the loop is chosen by :func:`run`)."""
+    return uvicorn.Config(app, **{**worker_options(host, port), "loop": "none"})
+
+
+def worker_options(host: str, port: int) -> dict[str, Any]:
+    """uvicorn settings: fastest available loop and parser, lifespan on, no access log."""
+    return {
+        "host": host,
+        "port": port,
+        "loop": "uvloop" if _installed("uvloop") else "asyncio",
+        "http": "httptools" if _installed("httptools") else "h11",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": "warning",
+        "server_header": False,
+        "proxy_headers": False,  # the receiver uses no client address; skip the middleware
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

@@ -29,7 +29,11 @@ from flexfulfill.sandbox.state import SandboxState
 from flexfulfill.sandbox.store import Tx
 
 INTAKE_FIELD = "_intake_answers"  # private: kept on the session, never shown by the API
-CLOSED_ERRORS = ("checkout_session_already_processed", "checkout_session_expired")
+CLOSED_ERRORS = (
+    "checkout_session_already_processed",
+    "checkout_session_expired",
+    "checkout_session_canceled",
+)
 
 
 class SandboxBackend:

@@ -136,32 +136,33 @@ class HostedCheckout:
     async def _charge(
         self, request: Request, view: CheckoutView, draft: Draft, form: dict[str, str]
     ) -> Response:
-        today = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
-        card = forms.parse_card(form, year=today.year, month=today.month)
-        second = (
-            forms.parse_card(form, prefix="second_", year=today.year, month=today.month)
-            if view.is_split
-            else None
-        )
-        errors = {**_errors_of(card), **_errors_of(second)}
         if draft.contact is None or (view.needs_letter and draft.intake is None):
             return _see_other(f"/pay/c/{view.session_id}")
-        if errors or not isinstance(card, forms.Card):
+        cards = self._cards(view, form)
+        if isinstance(cards, dict):
             values = {k: v for k, v in form.items() if k.endswith(("expiry", "postal_code"))}
-            return self._checkout(request, view, draft, Entered("payment", errors, values))
-        payment = Payment(
-            contact=draft.contact,
-            card=card,
-            second_card=second if isinstance(second, forms.Card) else None,
-            intake=draft.intake,
-            idempotency_key=form.get(SUBMISSION_FIELD),
-        )
+            return self._checkout(request, view, draft, Entered("payment", cards, values))
+        payment = Payment(draft.contact, *cards, draft.intake, form.get(SUBMISSION_FIELD))
         outcome = await self.backend.pay(view.session_id, payment)
         if not outcome.completed and outcome.decline_message:
             draft.notice = outcome.decline_message
             return _see_other(f"/pay/c/{view.session_id}#payment")
         completed = await self.backend.view(view.session_id)
         return self._after_pay(completed or view, view.session_id)
+
+    def _cards(
+        self, view: CheckoutView, form: dict[str, str]
+    ) -> tuple[forms.Card, forms.Card | None] | forms.Errors:
+        """The card, and the second card of a split cart; or every field's error."""
+        today = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
+        card = forms.parse_card(form, year=today.year, month=today.month)
+        second = None
+        if view.is_split:
+            second = forms.parse_card(form, prefix="second_", year=today.year, month=today.month)
+        errors = {**_errors_of(card), **_errors_of(second)}
+        if errors or isinstance(card, dict) or isinstance(second, dict):
+            return errors
+        return card, second
 
     def _after_pay(self, view: CheckoutView, session_id: str) -> Response:
         if view.status in ("complete", "paid") and view.success_redirect():

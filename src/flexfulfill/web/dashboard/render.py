@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 HERE = Path(__file__).parent
 FRAGMENT_HEADER = "x-fragment"
+VERSION_HEADER = "X-Fragment-Version"
 
 
 def money(cents: Any) -> str:
@@ -46,8 +48,16 @@ def is_fragment(request: Request) -> bool:
 def page(
     request: Request, engine: Jinja2Templates, name: str, context: dict[str, Any]
 ) -> HTMLResponse:
-    """Render ``name`` (a full page) or, for a live refresh, its fragment ``_name``."""
-    template = f"_{name}" if is_fragment(request) else name
-    response = engine.TemplateResponse(request, template, context)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """Render ``name`` (a full page) or, for a live refresh, its fragment ``_name`` alone.
+
+    Both carry the fragment's version (a hash of its HTML): the refresh script swaps the list
+    only when the version changed, so nothing on screen (a receipt's frame, a selection)
+    flickers while nothing happened.
+    """
+    fragment = engine.get_template(f"_{name}").render({**context, "request": request})
+    version = hashlib.sha256(fragment.encode()).hexdigest()[:16]
+    headers = {"Cache-Control": "no-store", VERSION_HEADER: version}
+    if is_fragment(request):
+        return HTMLResponse(fragment, headers=headers)
+    context = {**context, "fragment_version": version}
+    return engine.TemplateResponse(request, name, context, headers=headers)

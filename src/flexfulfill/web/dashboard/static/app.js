@@ -1,6 +1,7 @@
 // Live lists without a build step: every few seconds, fetch this page's fragment (the server
-// answers the X-Fragment header with the list alone) and swap it in. A list being edited (focus
-// inside it) or a hidden tab is left alone; a lost session reloads into the login page.
+// answers the X-Fragment header with the list alone, and its version in X-Fragment-Version)
+// and swap it in when the version changed. A list being edited (focus inside it) or a hidden
+// tab is left alone; a lost session reloads into the login page.
 (function () {
   "use strict";
   const PERIOD_MS = 3000;
@@ -20,18 +21,17 @@
     }
     if (response.status === 401) { window.location.reload(); return; }
     if (!response.ok) { target.dataset.stale = "1"; return; }
+    const version = response.headers.get("X-Fragment-Version");
     const html = await response.text();
-    if (html !== target.dataset.last) {
+    if (version !== target.dataset.version) {
       target.innerHTML = html;
-      target.dataset.last = html;
+      target.dataset.version = version || "";
     }
     delete target.dataset.stale;
   }
 
   function start() {
-    const targets = document.querySelectorAll("[data-live]");
-    targets.forEach(function (target) {
-      target.dataset.last = target.innerHTML;
+    document.querySelectorAll("[data-live]").forEach(function (target) {
       window.setInterval(function () { refresh(target); }, PERIOD_MS);
     });
   }

@@ -1,0 +1,321 @@
+"""Fulfillment benchmark: orders committed per second, and event-to-order latency.
+
+    .venv/bin/python -m bench fulfillment
+
+The sandbox runs as its own process on this machine (``flexfulfill sandbox``), serving the Flex
+API over loopback HTTP as Flex would. Throughput: the sandbox holds paid checkouts; their
+``checkout.session.completed`` events are put in the inbox at once and the worker(s) turn them
+into orders, each re-fetching the session, line items and payment intents from the sandbox and
+committing order, lines, stock movements, payments, receipt row and inbox ``done`` together.
+Measured on SQLite (one worker) and PostgreSQL (one, then four workers, each with its own
+engine, in this one process). Latency: the merchant server (receiver + worker) on SQLite gets
+the sandbox's signed webhooks while checkouts complete at a fixed rate; latency runs from the
+receiver storing ``checkout.session.completed`` to the order's commit (one machine clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.report import machine, write_section
+from flexfulfill.bootstrap import build_services, build_worker
+from flexfulfill.config import Settings
+from flexfulfill.flex import FlexClient, RetryPolicy
+from flexfulfill.fulfillment.worker import Worker, WorkerConfig
+from flexfulfill.store.db import make_engine
+from flexfulfill.store.migrate import upgrade
+from flexfulfill.store.statuses import EventStatus
+from flexfulfill.store.tables import orders, webhook_events
+from flexfulfill.web.app import build_app
+from flexfulfill.web.server import running
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+KEY = "fsk_test_bench_fulfillment"
+ORDERS = 200
+RATE = 50.0
+LATENCY_SECONDS = 4.0
+CONTACT = {"email": "ada@example.com", "first_name": "Ada"}
+CARD = {"number": "4242424242424242"}
+
+
+@asynccontextmanager
+async def sandbox_process(tmp: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """``flexfulfill sandbox`` on a free port; yields an API client for it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = Path(sys.executable).with_name("flexfulfill")
+    args = [str(exe), "sandbox", "--port", str(port), "--time-scale", "0.001"]
+    proc = subprocess.Popen([*args, "--database", str(tmp / "sandbox.sqlite3")])
+    headers = {"authorization": f"Bearer {KEY}"}
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+            await _until_up(client)
+            yield client
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def _until_up(client: httpx.AsyncClient) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                if (await client.get("/v1/products")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: Any) -> Any:
+    response = await client.post(path, json=body)
+    response.raise_for_status()
+    return response.json()
+
+
+async def _catalog(client: httpx.AsyncClient) -> list[str]:
+    prices = []
+    for k, kind in enumerate(["auto_substantiation", "auto_substantiation", "not_eligible"]):
+        body = {"product": {"name": f"item {k}", "hsa_fsa_eligibility": kind}}
+        product = (await _post(client, "/v1/products", body))["product"]
+        price = {"price": {"product": product["product_id"], "unit_amount": 1000 + k}}
+        prices.append((await _post(client, "/v1/prices", price))["price"]["price_id"])
+    return prices
+
+
+async def _open(client: httpx.AsyncClient, prices: list[str], k: int) -> str:
+    lines = [{"price": prices[k % 2], "quantity": 1}, {"price": prices[2], "quantity": 1 + k % 3}]
+    success = "http://127.0.0.1/s?session_id={CHECKOUT_SESSION_ID}"
+    body = {"checkout_session": {"line_items": lines, "mode": "payment", "success_url": success}}
+    created = await _post(client, "/v1/checkout/sessions", body)
+    return str(created["checkout_session"]["checkout_session_id"])
+
+
+async def _pay(client: httpx.AsyncClient, session_id: str) -> None:
+    path = f"/v1/test_helpers/checkout_sessions/{session_id}/complete"
+    await _post(client, path, {"contact": CONTACT, "card": CARD})
+
+
+async def _paid_sessions(client: httpx.AsyncClient, prices: list[str], count: int) -> list[str]:
+    sessions: list[str] = []
+    while len(sessions) < count:
+        batch = await asyncio.gather(*(_open(client, prices, len(sessions) + k) for k in range(20)))
+        await asyncio.gather(*(_pay(client, s) for s in batch))
+        sessions += batch
+    return sessions[:count]
+
+
+def _inbox_rows(sessions: list[str]) -> list[dict[str, Any]]:
+    now = time.time()
+    rows = []
+    for i, session_id in enumerate(sessions):
+        body = {
+            "event_id": f"fevt_b{i}",
+            "event_type": "checkout.session.completed",
+            "test_mode": True,
+            "object": {"checkout_session": {"checkout_session_id": session_id}},
+        }
+        rows.append(
+            {
+                "message_id": f"msg_bench_{uuid.uuid4().hex}",
+                "event_type": body["event_type"],
+                "test_mode": True,
+                "body": json.dumps(body).encode(),
+                "headers": "{}",
+                "received_at": now,
+                "status": EventStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        )
+    return rows
+
+
+async def _count_orders(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(orders))).scalar_one())
+
+
+async def _throughput(url: str, base: str, sessions: list[str], workers: int) -> float:
+    engine = make_engine(url)
+    await upgrade(engine)
+    async with engine.begin() as conn:
+        await conn.execute(insert(webhook_events), _inbox_rows(sessions))
+    engines = [make_engine(url) for _ in range(workers)]
+    settings = Settings(database_url=url, flex_api_key=KEY)
+    async with FlexClient(KEY, base, retry=RetryPolicy.testing()) as flex:
+        pool = [Worker(build_services(settings, e, flex), WorkerConfig()) for e in engines]
+        started = time.perf_counter()
+        await asyncio.gather(*(w.drain() for w in pool))
+        elapsed = time.perf_counter() - started
+    made = await _count_orders(engine)
+    for e in [engine, *engines]:
+        await e.dispose()
+    if made != len(sessions):
+        raise AssertionError(f"{made} orders for {len(sessions)} sessions")
+    return made / elapsed
+
+
+async def _pg_database() -> str:
+    name = f"ff_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def _drop(url: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _latency(
+    client: httpx.AsyncClient, prices: list[str], tmp: Path
+) -> tuple[list[float], float]:
+    url = f"sqlite+aiosqlite:///{tmp / 'latency.sqlite3'}"
+    engine = make_engine(url)
+    await upgrade(engine)
+    body = {
+        "webhook": {"url": "http://127.0.0.1:9/webhook", "events": ["checkout.session.completed"]}
+    }
+    hook = (await _post(client, "/v1/webhooks", body))["webhook"]
+    settings = Settings(
+        database_url=url,
+        webhook_secrets=(hook["signing_secret"],),
+        flex_api_key=KEY,
+        flex_api_base=str(client.base_url).rstrip("/"),
+    )
+    count = int(RATE * LATENCY_SECONDS)
+    sessions = [await _open(client, prices, k) for k in range(count)]
+    async with FlexClient(KEY, settings.flex_api_base, retry=RetryPolicy.testing()) as flex:
+        worker = build_worker(settings, engine, flex)
+        app = build_app(settings, engine, background=[worker.run])
+        async with running(app) as base:
+            hook_url = {"webhook": {"url": f"{base}/webhook"}}
+            await _post(client, f"/v1/webhooks/{hook['webhook_id']}", hook_url)
+            achieved = await _paced(client, sessions)
+            async with asyncio.timeout(120):
+                while await _count_orders(engine) < count:
+                    await asyncio.sleep(0.05)
+    gaps = await _gaps(engine)
+    await engine.dispose()
+    return gaps, achieved
+
+
+async def _paced(client: httpx.AsyncClient, sessions: list[str]) -> float:
+    """Complete the sessions at RATE per second; the rate the sandbox actually sustained."""
+    started = time.perf_counter()
+    tasks = []
+    for k, session_id in enumerate(sessions):
+        await asyncio.sleep(max(0.0, started + k / RATE - time.perf_counter()))
+        tasks.append(asyncio.create_task(_pay(client, session_id)))
+    await asyncio.gather(*tasks)
+    return len(sessions) / (time.perf_counter() - started)
+
+
+async def _gaps(engine: AsyncEngine) -> list[float]:
+    async with engine.connect() as conn:
+        made = dict(
+            (await conn.execute(select(orders.c.checkout_session_id, orders.c.created_at))).all()
+        )
+        stored = (
+            await conn.execute(
+                select(webhook_events.c.body, webhook_events.c.received_at).where(
+                    webhook_events.c.event_type == "checkout.session.completed"
+                )
+            )
+        ).all()
+    gaps = {}
+    for raw, received in stored:
+        session_id = json.loads(raw)["object"]["checkout_session"]["checkout_session_id"]
+        gaps[session_id] = max(0.0, made[session_id] - received)
+    return sorted(gaps.values())
+
+
+def _pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+async def _main() -> str:
+    with tempfile.TemporaryDirectory(prefix="bench-fulfillment-") as scratch:
+        tmp = Path(scratch)
+        async with sandbox_process(tmp) as client:
+            base = str(client.base_url).rstrip("/")
+            prices = await _catalog(client)
+            sessions = await _paid_sessions(client, prices, ORDERS)
+            sqlite_url = f"sqlite+aiosqlite:///{tmp / 'tp.sqlite3'}"
+            results = {"SQLite, 1 worker": await _throughput(sqlite_url, base, sessions, 1)}
+            for workers in (1, 4):
+                url = await _pg_database()
+                try:
+                    name = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
+                    results[name] = await _throughput(url, base, sessions, workers)
+                finally:
+                    await _drop(url)
+            latencies, achieved = await _latency(client, prices, tmp)
+    return _report(results, latencies, achieved)
+
+
+def _report(results: dict[str, float], latencies: list[float], achieved: float) -> str:
+    first = results["SQLite, 1 worker"]
+    rows = "\n".join(f"| {k} | {v:.0f} | {v / first:.2f}× |" for k, v in results.items())
+    summary = " | ".join(
+        f"{v:.0f} ms"
+        for v in [*(_pct(latencies, q) for q in (0.5, 0.9, 0.99)), latencies[-1] * 1000]
+    )
+    return f"""## Fulfillment
+
+Command: `.venv/bin/python -m bench fulfillment` — {machine()}
+
+Orders committed per second: {ORDERS} paid checkouts in the sandbox (its own process on this
+machine, loopback HTTP); their `checkout.session.completed` events in the inbox, drained by the
+worker(s). Each order re-fetches the session, line items and payment intents (3–4 API calls),
+then commits order + lines + stock movements + payments + receipt row + inbox `done` (SQLite:
+a batch of rows per transaction, a savepoint each; PostgreSQL: one transaction per row).
+Goal: ≥ 500/s on SQLite, more with several workers on PostgreSQL.
+
+| Engine | Orders/s | × SQLite |
+|---|---|---|
+{rows}
+
+Event-to-order latency at {RATE:.0f} checkouts/s requested ({achieved:.0f}/s sustained by the
+sandbox), {len(latencies)} checkouts, SQLite, receiver + worker in one server process: from the
+receiver storing `checkout.session.completed` to the order committed. Goal: p99 < 100 ms.
+
+| p50 | p90 | p99 | max |
+|---|---|---|---|
+| {summary} |
+"""
+
+
+def main() -> None:
+    report = asyncio.run(_main())
+    print(report)
+    write_section("fulfillment", report)
+
+
+if __name__ == "__main__":
+    main()
