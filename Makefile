@@ -40,5 +40,11 @@ bench-tools:
 	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	@test -d bench/express/node_modules || (cd bench/express && npm ci --no-audit --no-fund)
 
+# The chaos run (bench/chaos): N checkouts through every fault at once, then the checks.
+N ?= 10000
+ENGINE ?= sqlite,postgres
+chaos: venv
+	$(BIN)/python -m bench.chaos --n $(N) --engine $(ENGINE)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,15 @@ import importlib
 import sys
 
 # Each entry is a module in bench/ with a `main() -> None`. Areas add theirs here.
-BENCHMARKS: list[str] = ["ingest", "fulfillment", "sandbox_delivery"]
+BENCHMARKS: list[str] = [
+    "ingest",
+    "fulfillment",
+    "sandbox_delivery",
+    "growth",
+    "isolation",
+    "chaos",
+    "receipts",
+]
 
 
 def run(names: list[str]) -> None:

@@ -16,6 +16,8 @@ import json
 import os
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -146,6 +148,74 @@ async def naive_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     body = await _read_body(receive)
     headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
     await _answer(send, await _naive[0].handle(headers, body))
+
+
+async def capture_templates(folder: Path) -> None:
+    """One paid session from the sandbox: its session, line items and payment intent JSON."""
+    from flexfulfill.sandbox import run_sandbox
+
+    async with run_sandbox(None, time_scale=0.001) as sandbox:
+        post = sandbox.request
+        product = (
+            await post(
+                "POST",
+                "/v1/products",
+                {"product": {"name": "Thermometer", "hsa_fsa_eligibility": "auto_substantiation"}},
+            )
+        )["product"]
+        price = (
+            await post(
+                "POST",
+                "/v1/prices",
+                {"price": {"product": product["product_id"], "unit_amount": 2499}},
+            )
+        )["price"]
+        body = {
+            "line_items": [{"price": price["price_id"], "quantity": 2}],
+            "success_url": "http://127.0.0.1:9/s",
+            "mode": "payment",
+            "defaults": {"email": "buyer@example.com"},
+        }
+        session = (await post("POST", "/v1/checkout/sessions", {"checkout_session": body}))[
+            "checkout_session"
+        ]
+        sid = session["checkout_session_id"]
+        await sandbox.complete_checkout(sid, card={"number": "4242424242424242"})
+        paid = await post("GET", f"/v1/checkout/sessions/{sid}")
+        pid = paid["checkout_session"]["payment_intents"][0]
+        docs = {
+            "session": paid,
+            "line_items": await post("GET", f"/v1/checkout/sessions/{sid}/line_items"),
+            "payment_intent": await post("GET", f"/v1/payment_intents/{pid}"),
+        }
+    for name, doc in docs.items():
+        raw = json.dumps(doc).replace(pid, "fpi_for_fcs_TEMPLATE").replace(sid, "fcs_TEMPLATE")
+        (folder / f"{name}.json").write_text(raw)
+
+
+def backlog_rows(count: int) -> Iterator[tuple[Any, ...]]:
+    run, now = uuid.uuid4().hex[:6], time.time()
+    for i in range(count):
+        session = f"fcs_{run}{i:07d}"
+        event = {
+            "event_id": f"fevt_{run}_{i}",
+            "event_type": "checkout.session.completed",
+            "event_dt": int(now),
+            "test_mode": True,
+            "object": {"checkout_session": {"checkout_session_id": session, "status": "complete"}},
+        }
+        yield (
+            f"msg_{run}_{i}",
+            f"fevt_{run}_{i}",
+            "checkout.session.completed",
+            True,
+            json.dumps(event).encode(),
+            "{}",
+            now - 60,
+            "pending",
+            0,
+            None,
+        )
 
 
 if __name__ == "__main__":

@@ -120,25 +120,28 @@ async def checkout(api: Api, catalog: Catalog, index: int, kind: str) -> Purchas
     """Create one session and pay it (or have the card decline)."""
     lines = cart(kind, catalog, api.rng)
     purchase = Purchase(index, kind, lines=Counter({i.product_id: q for i, q in lines.items()}))
-    session = await api.create(
-        "/v1/checkout/sessions",
-        "checkout_session",
-        {
-            "line_items": [{"price": i.price_id, "quantity": q} for i, q in lines.items()],
-            "success_url": SUCCESS_URL,
-            "mode": "subscription" if kind == "subscription" else "payment",
-            "client_reference_id": f"chaos-{index}",
-        },
-    )
+    body: dict[str, Any] = {
+        "line_items": [{"price": i.price_id, "quantity": q} for i, q in lines.items()],
+        "success_url": SUCCESS_URL,
+        "mode": "subscription" if kind == "subscription" else "payment",
+        "client_reference_id": f"chaos-{index}",
+    }
+    if index % 2 == 0:  # half the merchants prefill the email; the rest type it at checkout
+        body["defaults"] = {"email": email(index)}
+    session = await api.create("/v1/checkout/sessions", "checkout_session", body)
     purchase.session_id = session["checkout_session_id"]
     purchase.paid = await pay(api, purchase)
     return purchase
 
 
+def email(index: int) -> str:
+    return f"shopper{index}@chaos.test"
+
+
 async def pay(api: Api, purchase: Purchase) -> bool:
     """The completion test helper; True when the session ended paid."""
     contact = {
-        "email": f"shopper{purchase.index}@chaos.test",
+        "email": email(purchase.index),
         "first_name": "Shopper",
         "last_name": str(purchase.index),
     }

@@ -261,8 +261,7 @@ async def _start_fleet(stage: Stage, api: Api, env: dict[str, str]) -> str:
         stage.service(f"worker-{i}", "worker", ["worker", "--concurrency", "16"], env)
     for i in range(config.senders):
         stage.service(f"sender-{i}", "sender", ["receipts", "send"], env)
-    for role in ("mail", "receiver", "worker", "sender"):
-        await stage.fleet.start(role)
+    await asyncio.gather(*(stage.fleet.start(r) for r in ("mail", "receiver", "worker", "sender")))
     return str(hook["signing_secret"])
 
 

@@ -17,8 +17,6 @@ from flexfulfill.store.db import make_engine
 if TYPE_CHECKING:
     from bench.chaos.run import ChaosConfig
 
-SENDER_BATCH = 20  # SenderPolicy.batch_size: receipts one sender may have in flight at a kill
-
 
 async def settle(
     merchant_url: str, sandbox_url: str, purchases: list[Purchase], timeout: float
@@ -50,7 +48,7 @@ def final_checks(
     crashed = fleet.exits()
     return [
         *verify.order_checks(facts, purchases, catalog.start_stock),
-        *verify.receipt_checks(facts, storm.kills["sender"], SENDER_BATCH),
+        *verify.receipt_checks(facts, storm.sender_kill_times),
         *verify.inbox_checks(facts, storm.poisoned, storm.outages),
         verify.check(
             "quiet within the time limit",
@@ -88,4 +86,4 @@ async def _calm(merchant: AsyncEngine, sandbox: AsyncEngine, paid: int) -> bool:
         (made,) = (await verify.rows(merchant, orders))[0]
     except Exception:
         return False
-    return left == 0 and busy == 0 and made >= paid
+    return bool(left == 0 and busy == 0 and made >= paid)

@@ -16,7 +16,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -56,6 +56,7 @@ class StormLog:
     """What was injected, for the report."""
 
     kills: Counter[str] = field(default_factory=Counter)
+    sender_kill_times: list[float] = field(default_factory=list)  # workers and senders
     smtp_refusing_s: float = 0.0
     smtp_stretches: int = 0
     api_stretches: Counter[str] = field(default_factory=Counter)
@@ -91,7 +92,7 @@ class Storm:
         }
         await self._faults(faults)
 
-    async def _faults(self, faults: dict[str, object]) -> None:
+    async def _faults(self, faults: Mapping[str, object]) -> None:
         response = await self.api.call("PUT", "/v1/test_helpers/faults", {"faults": faults})
         response.raise_for_status()
 
@@ -125,6 +126,8 @@ class Storm:
             victim = self.rng.choice(victims)
             await victim.kill()
             self.log.kills[victim.role] += 1
+            if victim.role in SENDS_RECEIPTS:
+                self.log.sender_kill_times.append(time.time())
             await asyncio.sleep(self.rng.uniform(0.1, 1.0))
             await victim.start(wait=False)
 
@@ -183,6 +186,8 @@ class Storm:
 
 
 _KILLABLE = frozenset({"receiver", "worker", "sender"})
+# `flexfulfill worker` runs a receipt sender too, so killing it can repeat a receipt.
+SENDS_RECEIPTS = frozenset({"worker", "sender"})
 
 
 def _poison_body(i: int) -> bytes:

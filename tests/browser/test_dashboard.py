@@ -186,6 +186,17 @@ def test_resending_a_receipt_sends_a_second_message(
     expect(page.locator("#audit")).to_contain_text(DASHBOARD_USER)
 
 
+def test_running_reconciliation_from_the_dashboard_records_a_run(
+    system: System, operator: tuple[Page, Any]
+) -> None:
+    """The button runs the real reconciler against the sandbox and lists the operator's run."""
+    page, _ = operator
+    page.goto(system.dashboard + "/reconcile")
+    page.get_by_role("button", name="Run reconciliation now").click()
+    expect(page.locator(".flash")).to_contain_text("completed sessions seen")
+    expect(page.locator("#runs tbody tr").first).to_contain_text(DASHBOARD_USER)
+
+
 def test_no_session_or_no_csrf_token_is_refused(system: System, make_page: Any) -> None:
     """Without a session pages lead to the login and POSTs get 401; without the token, 403."""
     page, _ = make_page(DESKTOP)

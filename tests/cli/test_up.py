@@ -52,6 +52,28 @@ def test_up_demo_fulfills_every_checkout_and_reports_it(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
 
 
+def test_a_kept_data_dir_is_reused_without_double_deliveries(tmp_path: Path) -> None:
+    """A second `up --demo --data-dir` reuses the catalog and stock and adds five more orders."""
+    command = [FLEXFULFILL, "up", "--demo", "--port", "0", "--sandbox-port", "0", "--json"]
+    runs = []
+    for _ in range(2):
+        result = subprocess.run(
+            [*command, "--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=tmp_path,
+            env=_clean_env(tmp_path),
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append(json.loads(result.stdout))
+    stock = [{s["name"]: s["on_hand"] for s in run["stock"]} for run in runs]
+    assert stock[1]["Digital thermometer"] == stock[0]["Digital thermometer"] - 2
+    assert stock[1]["Chocolate bar"] == -2
+    assert {o["id"] for o in runs[1]["orders"]} == {6, 7, 8, 9, 10}
+    assert [r["status"] for r in runs[1]["receipts"]] == ["sent"] * 5
+
+
 def test_up_serves_until_ctrl_c_and_stops_cleanly(tmp_path: Path) -> None:
     """`up` prints working URLs and a login, serves them, and exits 0 on SIGINT."""
     process = subprocess.Popen(

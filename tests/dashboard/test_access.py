@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from dashboard_seed import USER, csrf_of, log_in
+from dashboard_seed import SECRET, USER, csrf_of, log_in
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +12,11 @@ from flexfulfill.cli.serve_commands import COMPONENTS
 from flexfulfill.config import Settings
 from flexfulfill.store.tables import audit_log, webhook_events
 from flexfulfill.web.app import build_app
+from flexfulfill.web.dashboard import dashboard_router
+
+# Access control does not depend on the engine: these run on SQLite only (pages and actions,
+# in test_pages.py and test_actions.py, run on both).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 PAGES = [
     "/dashboard/orders",
@@ -132,3 +137,31 @@ async def test_serve_mounts_the_dashboard(settings: Settings, engine: AsyncEngin
     async with httpx.AsyncClient(transport=transport, base_url="http://serve.test") as http:
         assert (await http.get("/dashboard/login")).status_code == 200
         assert (await http.get("/dashboard/orders")).status_code == 303
+
+
+async def test_without_credentials_the_dashboard_is_off_and_says_how_to_turn_it_on(
+    engine: AsyncEngine,
+) -> None:
+    """No DASHBOARD_USER/HASH: the login page answers 503 naming both, and pages stay closed."""
+    settings = Settings(database_url=str(engine.url), webhook_secrets=(SECRET,))
+    app = build_app(settings, engine, routers=[dashboard_router(settings, engine)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://off.test") as http:
+        login = await http.get("/dashboard/login")
+        assert login.status_code == 503
+        assert "DASHBOARD_PASSWORD_HASH" in login.text
+        assert (await http.get("/dashboard/orders")).status_code == 303
+        form = {"username": "x", "password": "y", "csrf_token": ""}
+        assert (await http.post("/dashboard/login", data=form)).status_code == 403
+
+
+async def test_pages_cannot_be_framed_and_load_only_their_own_code(
+    operator: httpx.AsyncClient,
+) -> None:
+    """Dashboard pages and the login forbid framing and foreign scripts, and are not cached."""
+    for path in ("/dashboard/orders", "/dashboard/login"):
+        response = await operator.get(path)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"

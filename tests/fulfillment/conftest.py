@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fulfillment_fakes import FakeFlex
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,7 +15,6 @@ from flexfulfill.fulfillment.handlers import default_registry
 from flexfulfill.fulfillment.retry import EventRetryPolicy
 from flexfulfill.fulfillment.worker import Worker, WorkerConfig
 from flexfulfill.store.tables import metadata
-from fulfillment_fakes import FakeFlex
 
 
 @pytest.fixture
@@ -35,7 +35,11 @@ def services(engine: AsyncEngine, flex: FakeFlex, clock: ManualClock) -> Service
 @pytest.fixture
 def make_worker(services: Services) -> Callable[..., Worker]:
     def make(**overrides: object) -> Worker:
-        config = {"concurrency": 8, "lease_seconds": 30.0, "retry": EventRetryPolicy(jitter=lambda: 1.0)}
+        config = {
+            "concurrency": 8,
+            "lease_seconds": 30.0,
+            "retry": EventRetryPolicy(jitter=lambda: 1.0),
+        }
         config.update(overrides)
         return Worker(services, WorkerConfig(**config))  # type: ignore[arg-type]
 

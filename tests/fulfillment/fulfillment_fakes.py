@@ -134,7 +134,9 @@ def _found(table: dict[str, Any], key: str) -> Any:
     return table[key]
 
 
-def event_body(event_type: str, resource: str, obj: dict[str, Any], *, test_mode: bool = True) -> bytes:
+def event_body(
+    event_type: str, resource: str, obj: dict[str, Any], *, test_mode: bool = True
+) -> bytes:
     """A Flex-shaped webhook body."""
     n = next(_ids)
     return json.dumps(

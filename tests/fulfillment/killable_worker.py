@@ -29,7 +29,9 @@ async def main(database_url: str, base: str, key: str, marker: Path) -> None:
         marker.write_text("inside the transaction")
         await asyncio.sleep(3600)
 
-    settings = Settings(database_url=database_url, flex_api_key=key, flex_api_base=base, lease_seconds=1.0)
+    settings = Settings(
+        database_url=database_url, flex_api_key=key, flex_api_base=base, lease_seconds=1.0
+    )
     engine = make_engine(database_url)
     async with FlexClient(key, base, retry=RetryPolicy.testing()) as flex:
         worker = build_worker(settings, engine, flex, registry=registry)

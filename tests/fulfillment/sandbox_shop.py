@@ -49,12 +49,21 @@ class Shop:
         config.setdefault("poll_interval", 0.005)
         return Worker(self.services, WorkerConfig(**config))
 
-    async def product(self, name: str, unit: int, eligibility: str = "auto_substantiation", recurring: bool = False) -> str:
+    async def product(
+        self,
+        name: str,
+        unit: int,
+        eligibility: str = "auto_substantiation",
+        recurring: bool = False,
+    ) -> str:
         """A product with one price; returns the price id (remembered under ``name``)."""
         product = await self.sandbox.request(
             "POST", "/v1/products", {"product": {"name": name, "hsa_fsa_eligibility": eligibility}}
         )
-        price_body: dict[str, Any] = {"product": product["product"]["product_id"], "unit_amount": unit}
+        price_body: dict[str, Any] = {
+            "product": product["product"]["product_id"],
+            "unit_amount": unit,
+        }
         if recurring:
             price_body["recurring"] = {"interval": "monthly", "interval_count": 1}
         price = await self.sandbox.request("POST", "/v1/prices", {"price": price_body})
@@ -68,7 +77,9 @@ class Shop:
             "mode": mode,
             "client_reference_id": f"cart-{next(_n)}",
         }
-        created = await self.sandbox.request("POST", "/v1/checkout/sessions", {"checkout_session": body})
+        created = await self.sandbox.request(
+            "POST", "/v1/checkout/sessions", {"checkout_session": body}
+        )
         return str(created["checkout_session"]["checkout_session_id"])
 
     async def buy(self, lines: dict[str, int], mode: str = "payment") -> str:
@@ -85,7 +96,7 @@ class Shop:
                 headers={"accept": "application/json"},
             )
 
-    async def until_delivered(self, worker: Worker, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+    async def until_delivered(self, worker: Worker, timeout: float = 20.0) -> None:
         """Wait for the sandbox's deliveries, then drain the inbox."""
         async with asyncio.timeout(timeout):
             await self.sandbox.wait_idle(timeout)
@@ -93,7 +104,9 @@ class Shop:
 
 
 @asynccontextmanager
-async def shop(database_url: str, engine: AsyncEngine, *, client_retry: RetryPolicy | None = None) -> AsyncIterator[Shop]:
+async def shop(
+    database_url: str, engine: AsyncEngine, *, client_retry: RetryPolicy | None = None
+) -> AsyncIterator[Shop]:
     """The sandbox (its own SQLite) and the merchant app on ``database_url``, both on loopback."""
     async with run_sandbox(None, time_scale=0.001, seed=7) as sandbox:
         hook = await sandbox.create_webhook("http://127.0.0.1:9/webhook")
@@ -104,7 +117,9 @@ async def shop(database_url: str, engine: AsyncEngine, *, client_retry: RetryPol
             flex_api_base=sandbox.base_url,
         )
         retry = client_retry or RetryPolicy.testing()
-        async with FlexClient(sandbox.api_key, sandbox.base_url, retry=retry, clock=Clock()) as flex:
+        async with FlexClient(
+            sandbox.api_key, sandbox.base_url, retry=retry, clock=Clock()
+        ) as flex:
             services = build_services(settings, engine, flex)
             app = build_app(settings, engine, routers=[success_router(services)])
             async with running(app) as url:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from conftest import count
 from fulfillment_fakes import FakeFlex, event_body, store_event
 from sqlalchemy import select
 
+from conftest import count
 from flexfulfill.fulfillment.checkout import Outcome, fulfill_checkout
 from flexfulfill.fulfillment.context import Services
 from flexfulfill.fulfillment.worker import Worker
@@ -85,7 +85,8 @@ async def test_selling_past_zero_flags_a_backorder_and_keeps_the_order(
         line = (await conn.execute(select(order_lines))).one()
         level = await stock_store.level(conn, "fprod_a")
     assert line.backordered is True
-    assert level is not None and level.on_hand == -2
+    assert level is not None
+    assert level.on_hand == -2
 
 
 async def test_duplicate_and_alternate_spelling_webhooks_make_one_order(

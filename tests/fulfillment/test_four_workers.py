@@ -11,12 +11,11 @@ import asyncio
 import random
 
 import pytest
-
-from conftest import count
 from fulfillment_fakes import FakeFlex, event_body
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from conftest import count
 from flexfulfill.clock import Clock
 from flexfulfill.flex import Customer
 from flexfulfill.fulfillment.context import Services
@@ -31,7 +30,7 @@ DUPLICATES = 600  # 30 %
 
 
 def _checkout_events(flex: FakeFlex, k: int) -> list[bytes]:
-    """What one checkout brings: customer.created, payment_intent.succeeded (×2 when split), completed."""
+    """A checkout's events: customer.created, payment_intent.succeeded (×2 split), completed."""
     split = k % 2 == 1
     lines = [("fprod_a", 1, 2500), ("fprod_b", 2, 300)] if split else [("fprod_a", 2, 2500)]
     session = flex.add_checkout(lines, split=split)
@@ -39,9 +38,13 @@ def _checkout_events(flex: FakeFlex, k: int) -> list[bytes]:
     flex.customers[customer] = Customer(customer_id=customer, email=f"c{k}@example.com")
     bodies = [event_body("customer.created", "customer", {"customer_id": customer})]
     for pi in flex.sessions[session].payment_intent_ids:
-        bodies.append(event_body("payment_intent.succeeded", "payment_intent", {"payment_intent_id": pi}))
+        bodies.append(
+            event_body("payment_intent.succeeded", "payment_intent", {"payment_intent_id": pi})
+        )
     bodies.append(
-        event_body("checkout.session.completed", "checkout_session", {"checkout_session_id": session})
+        event_body(
+            "checkout.session.completed", "checkout_session", {"checkout_session_id": session}
+        )
     )
     return bodies
 
@@ -84,7 +87,10 @@ async def test_four_workers_process_2000_events_with_30_percent_duplicates_exact
     engines = [make_engine(database_url, pool_size=4) for _ in range(4)]
     try:
         workers = [
-            Worker(Services(e, flex, Clock(), default_registry()), WorkerConfig(name=f"w{i}", concurrency=8))
+            Worker(
+                Services(e, flex, Clock(), default_registry()),
+                WorkerConfig(name=f"w{i}", concurrency=8),
+            )
             for i, e in enumerate(engines)
         ]
         claimed = await asyncio.gather(*(w.drain() for w in workers))
@@ -102,8 +108,12 @@ async def test_four_workers_process_2000_events_with_30_percent_duplicates_exact
     assert await count(engine, "order_lines") == lines
     assert await count(engine, "stock_movements") == lines
     intents = {b for b in unique if b"payment_intent.succeeded" in b}
-    order_intents = sum(len(flex.sessions[s].payment_intent_ids) for s in _completed_sessions(unique))
-    assert await count(engine, "payments") == len(intents | set()) + order_intents - _overlap(unique, flex)
+    order_intents = sum(
+        len(flex.sessions[s].payment_intent_ids) for s in _completed_sessions(unique)
+    )
+    assert await count(engine, "payments") == len(intents | set()) + order_intents - _overlap(
+        unique, flex
+    )
     assert await count(engine, "customers") == sum(1 for b in unique if b"customer.created" in b)
 
 

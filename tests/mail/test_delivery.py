@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from mail_harness import (
     DOMAIN,
+    ScriptedHandler,
     SenderFactory,
     outbox_rows,
     parts,
@@ -12,12 +15,15 @@ from mail_harness import (
     split_receipt,
     subscription_receipt,
 )
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flexfulfill.clock import ManualClock
 from flexfulfill.domain.receipts import Receipt, receipt_message_id
 from flexfulfill.mail import Outcome, SmtpServer, list_mail
 from flexfulfill.store.statuses import OutboxStatus
+from flexfulfill.store.tables import outbox
 
 
 async def _deliver_one(
@@ -109,3 +115,36 @@ async def test_a_sent_row_records_when_and_is_not_sent_again(
         (OutboxStatus.SENT, 1, clock.current - 86_400)
     ] * 2
     assert len(await list_mail(engine)) == 2
+
+
+class LockProbe(ScriptedHandler):
+    """While the message is being delivered, try to lock the row being sent, without waiting."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.locked: list[bool] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.locked.append(await self._try_lock())
+        return await super().handle_DATA(server, session, envelope)
+
+    async def _try_lock(self) -> bool:
+        try:
+            async with asyncio.timeout(2), self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
+                query = select(outbox).where(outbox.c.id == 1).with_for_update(nowait=True)
+                await conn.execute(query)
+        except (TimeoutError, DBAPIError):
+            return False
+        return True
+
+
+async def test_the_smtp_exchange_happens_with_no_database_transaction_open(
+    engine: AsyncEngine, make_sender: SenderFactory
+) -> None:
+    """During DATA the row is lockable at once: the claim has committed, the mark comes after."""
+    await seed(engine, plain_receipt())
+    probe = LockProbe(engine)
+    async with SmtpServer(probe) as server:
+        assert (await make_sender(server.port).run_once())[Outcome.SENT] == 1
+    assert probe.locked == [True]

@@ -99,12 +99,10 @@ async def test_resending_an_order_without_a_receipt_says_so(engine: AsyncEngine)
         await outbox.enqueue_resend(engine, 99, actor="ops", now=NOW)
 
 
-@pytest.mark.parametrize(
-    ("ref", "found"), [("2", 2), ("FF-000002", 2), ("ff-2", 2), ("fcs_split_2", 2), ("nope", None)]
-)
-async def test_an_order_is_found_by_id_number_or_checkout_session(
-    engine: AsyncEngine, ref: str, found: int | None
-) -> None:
+async def test_an_order_is_found_by_id_number_or_checkout_session(engine: AsyncEngine) -> None:
     """The CLI's ORDER argument accepts what an operator has at hand."""
     await seed(engine, split_receipt(2))
-    assert await outbox.resolve_order(engine, ref) == found
+    for ref in ("2", "FF-000002", "ff-2", " fcs_split_2 "):
+        assert await outbox.resolve_order(engine, ref) == 2, ref
+    for ref in ("nope", "FF-000003", "3"):
+        assert await outbox.resolve_order(engine, ref) is None, ref

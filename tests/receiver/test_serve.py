@@ -31,12 +31,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str, cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def serving(
+    database_url: str, cwd: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`flexfulfill serve` on a free port; yields the process and its base URL once it is up."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "FLEX_WEBHOOK_SECRET": SECRET}
     proc = subprocess.Popen(
-        [str(CLI), "serve", "--port", str(port)],
+        [str(CLI), "serve", "--port", str(port), *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -121,3 +123,21 @@ def test_serve_migrates_an_empty_database_and_stops_cleanly_on_sigterm(tmp_path:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
     assert asyncio.run(_stored_ids(url.replace("sqlite:", "sqlite+aiosqlite:"))) == {"m"}
+
+
+@pytest.mark.slow
+def test_several_worker_processes_share_the_port_and_each_ack_is_stored(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`serve --workers 2`: every acknowledged message is stored once, whichever process took it."""
+    with serving(database_url, tmp_path, "--workers", "2") as (proc, base):
+        with httpx.Client(base_url=base) as client:
+            bodies = {f"msg_w{i}": event(event_id=f"evt_w{i}") for i in range(30)}
+            answers = [
+                client.post("/webhook", content=body, headers=signed(mid, body))
+                for mid, body in bodies.items()
+            ]
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert all(a.status_code == 200 for a in answers)
+    assert asyncio.run(_stored_ids(database_url)) == set(bodies)

@@ -182,3 +182,22 @@ async def test_sessions_list_filters_by_client_reference_and_pages_newest_first(
         "/v1/checkout/sessions", params={"starting_after": first[-1]["checkout_session_id"]}
     )
     assert [s["client_reference_id"] for s in rest.json()["checkout_sessions"]] == ["r0"]
+
+
+async def test_a_defaults_customer_id_becomes_the_sessions_customer(flex: Any) -> None:
+    """defaults.customer_id names the buyer when the request gives none."""
+    created = await flex.post("/v1/customers", json={"customer": {"email": "d@example.com"}})
+    customer_id = created.json()["customer"]["customer_id"]
+    session = await make_session(
+        flex, [await make_price(flex)], defaults={"customer_id": customer_id}
+    )
+    done = (await complete(flex, session["checkout_session_id"])).json()["checkout_session"]
+    assert done["customer"] == customer_id
+
+
+async def test_a_payment_link_with_an_unknown_price_is_refused_like_a_session(flex: Any) -> None:
+    """POST /v1/payment_links with fprice_missing → 422 price_not_found."""
+    body = {"payment_link": {"line_items": [{"price": "fprice_missing", "quantity": 1}]}}
+    response = await flex.post("/v1/payment_links", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "price_not_found"

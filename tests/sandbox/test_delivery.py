@@ -11,7 +11,7 @@ import pytest
 from sandbox_support import Received, Receiver, Reply
 
 from flexfulfill.clock import ManualClock
-from flexfulfill.flex import verify
+from flexfulfill.flex import sign, verify
 from flexfulfill.sandbox import RetryPolicy, run_sandbox
 from flexfulfill.sandbox.retry import SVIX_SCHEDULE
 
@@ -198,3 +198,43 @@ async def test_an_event_can_be_sent_again_as_the_same_message(receiver: Receiver
     assert again["event"]["event_id"] == event["event_id"]
     assert len(listed["attempts"]) == 2
     assert receiver.requests[0].headers["svix-id"] == receiver.requests[1].headers["svix-id"]
+
+
+async def test_a_disabled_endpoint_gets_no_retries_until_enabled_again(receiver: Receiver) -> None:
+    """Disabling cancels pending messages; retrying an event to it answers 400 webhook_disabled."""
+    receiver.script = lambda _r: Reply(500)
+    async with run_sandbox(clock=ManualClock()) as sandbox:
+        hook = await sandbox.create_webhook(receiver.url)
+        await sandbox.request("POST", "/v1/customers", CUSTOMER)
+        await receiver.wait_for(1)
+        path = f"/v1/webhooks/{hook['webhook_id']}"
+        await sandbox.request("POST", path, {"webhook": {"enabled": False}})
+        at_disable = len(receiver.requests)
+        await sandbox.wait_idle()
+        (event,) = (await sandbox.request("GET", "/v1/events"))["events"]
+        async with sandbox.client() as flex:
+            body = {"event": {"webhook_id": hook["webhook_id"]}}
+            refused = await flex.post(f"/v1/events/{event['event_id']}/retry", json=body)
+    assert refused.status_code == 400
+    assert refused.json()["detail"][0]["type"] == "webhook_disabled"
+    assert len(receiver.requests) <= at_disable + 1  # at most the one already in flight
+
+
+async def test_after_a_rotation_deliveries_carry_both_signatures_new_first(
+    receiver: Receiver,
+) -> None:
+    """rotate_secret: svix-signature holds the new secret's v1 first, then the old one's."""
+    async with run_sandbox(clock=ManualClock()) as sandbox:
+        hook = await sandbox.create_webhook(receiver.url)
+        path = f"/v1/webhooks/{hook['webhook_id']}/rotate_secret"
+        rotated = (await sandbox.request("POST", path))["webhook"]
+        await sandbox.request("POST", "/v1/customers", CUSTOMER)
+        (request,) = await receiver.wait_for(1)
+    first, second = request.headers["svix-signature"].split(" ")
+    new, old = rotated["signing_secret"], hook["signing_secret"]
+    assert new != old
+    verified(new, request)
+    verified(old, request)
+    stamp = int(request.headers["svix-timestamp"])
+    assert first == sign(new, request.headers["svix-id"], stamp, request.body)
+    assert second == sign(old, request.headers["svix-id"], stamp, request.body)

@@ -15,7 +15,7 @@ from rich.table import Table
 from flexfulfill.sandbox.app import build_sandbox
 from flexfulfill.sandbox.faults import Faults
 from flexfulfill.sandbox.retry import FIVE_DAYS, RetryPolicy
-from flexfulfill.sandbox.runner import new_test_key, serve
+from flexfulfill.sandbox.runner import new_test_key, run_async, serve
 from flexfulfill.sandbox.trigger import TriggerRequest, run_trigger
 
 console = Console()
@@ -65,7 +65,7 @@ def sandbox(
     )
     policy = RetryPolicy(time_scale=time_scale, timeout=timeout, disable_after=disable_after)
     try:
-        asyncio.run(_serve(host, port, _database_url(database), policy, faults))
+        run_async(_serve(host, port, _database_url(database), policy, faults))
     except KeyboardInterrupt:
         err.print("sandbox stopped")
 

@@ -55,8 +55,9 @@ def up(
     """Run everything locally on SQLite: sandbox, receiver, worker, mail and dashboard.
 
     Starts the Flex sandbox, the merchant app (receiver, worker, success page, dashboard) and a
-    local SMTP server, seeds a small catalog with stock and wires the signed webhook. Prints the URLs (a checkout to pay, the dashboard and its generated login, the sandbox) and
-    runs until Ctrl-C. Needs no configuration and no Flex account: the environment is ignored.
+    local SMTP server, seeds a small catalog with stock and wires the signed webhook. Prints
+    the URLs (a checkout to pay, the dashboard and its generated login, the sandbox) and runs
+    until Ctrl-C. Needs no configuration and no Flex account: the environment is ignored.
     """
     with tempfile.TemporaryDirectory(prefix="flexfulfill-up-") as scratch:
         directory = data_dir or Path(scratch)

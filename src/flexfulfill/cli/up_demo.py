@@ -161,14 +161,15 @@ async def _collect(stack: Stack, result: DemoResult) -> None:
             order["cards"] = [dict(c._mapping) for c in cards]
             order["scenario"] = labels[order["checkout_session_id"]]
             result.orders.append(order)
-        result.receipts = await _receipts(conn)
+        result.receipts = await _receipts(conn, [int(o["id"]) for o in result.orders])
         result.stock = await queries.list_stock(conn)
 
 
-async def _receipts(conn: Any) -> list[dict[str, Any]]:
+async def _receipts(conn: Any, order_ids: list[int]) -> list[dict[str, Any]]:
     stmt = (
         select(outbox.c.order_id, outbox.c.recipient, outbox.c.status, mailbox.c.subject)
         .outerjoin(mailbox, mailbox.c.message_id == outbox.c.message_id)
+        .where(outbox.c.order_id.in_(order_ids))
         .order_by(outbox.c.id)
     )
     return [dict(r._mapping) for r in await conn.execute(stmt)]

@@ -7,6 +7,7 @@ it will see Flex: this module composes the two, it does not let one reach into t
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flexfulfill.bootstrap import build_engine, build_fulfillment_parts, build_receipt_task
+from flexfulfill.cli.dashboard_commands import dashboard_component
 from flexfulfill.clock import Clock
 from flexfulfill.config import Settings
 from flexfulfill.domain.events import CHECKOUT_COMPLETED_ALT, HANDLED_EVENT_TYPES
@@ -28,11 +30,11 @@ from flexfulfill.store.migrate import upgrade
 from flexfulfill.store.statuses import MovementReason
 from flexfulfill.web.app import MerchantApp, build_app
 from flexfulfill.web.auth import hash_password
-from flexfulfill.web.dashboard import dashboard_router
 from flexfulfill.web.server import server_config
 
 DASHBOARD_USER = "admin"
 SUCCESS_URL = "/checkout/success?session_id={CHECKOUT_SESSION_ID}"
+CATALOG_FILE = "catalog.json"
 
 
 class PortInUse(Exception):
@@ -138,10 +140,10 @@ async def local_stack(
         sandbox_db, host=host, port=sandbox_port, time_scale=time_scale
     ) as sandbox:
         merchant_url = f"http://{host}:{merchant_socket.getsockname()[1]}"
-        products = await seed_catalog(sandbox)
-        hook = await sandbox.create_webhook(merchant_url + "/webhook", sorted(_events()))
+        products = await seed_catalog(sandbox, data_dir)
+        secret = await wire_webhook(sandbox, merchant_url + "/webhook")
         password = secrets.token_urlsafe(12)
-        settings = _settings(data_dir, sandbox, hook["signing_secret"], password)
+        settings = _settings(data_dir, sandbox, secret, password)
         if max_attempts is not None:
             settings = replace(settings, max_attempts=max_attempts)
         engine = build_engine(settings)
@@ -174,33 +176,50 @@ def _settings(data_dir: Path, sandbox: RunningSandbox, secret: str, password: st
 def _merchant_app(settings: Settings, engine: AsyncEngine) -> MerchantApp:
     """The same parts `serve` runs, plus the receipt sender with its local SMTP server."""
     routers, background = build_fulfillment_parts(settings, engine)
-    routers.append(dashboard_router(settings, engine))
+    routers.extend(dashboard_component(settings, engine).routers)
     background.append(build_receipt_task(settings, engine))
     return build_app(settings, engine, routers=routers, background=background, clock=Clock())
 
 
-async def seed_catalog(sandbox: RunningSandbox) -> dict[str, Product]:
-    """Create the demo catalog (products and prices) in the sandbox."""
+async def seed_catalog(sandbox: RunningSandbox, data_dir: Path) -> dict[str, Product]:
+    """The demo catalog in the sandbox: created once, remembered in ``data_dir``."""
+    remembered = data_dir / CATALOG_FILE
+    known = json.loads(remembered.read_text()) if remembered.exists() else {}
     products = {}
     for item in CATALOG:
-        product = await sandbox.request(
-            "POST",
-            "/v1/products",
-            {"product": {"name": item.name, "hsa_fsa_eligibility": item.eligibility}},
-        )
-        product_id = product["product"]["product_id"]
-        price: dict[str, Any] = {"product": product_id, "unit_amount": item.unit_amount}
-        if item.recurring:
-            price["recurring"] = {"interval": item.recurring}
-        created = await sandbox.request("POST", "/v1/prices", {"price": price})
-        products[item.key] = Product(item, product_id, created["price"]["price_id"])
+        ids = known.get(item.key) or await _create_item(sandbox, item)
+        products[item.key] = Product(item, ids["product_id"], ids["price_id"])
+    ids_by_key = {
+        k: {"product_id": p.product_id, "price_id": p.price_id} for k, p in products.items()
+    }
+    remembered.write_text(json.dumps(ids_by_key, indent=2))
     return products
 
 
+async def _create_item(sandbox: RunningSandbox, item: Item) -> dict[str, str]:
+    body = {"product": {"name": item.name, "hsa_fsa_eligibility": item.eligibility}}
+    product_id = (await sandbox.request("POST", "/v1/products", body))["product"]["product_id"]
+    price: dict[str, Any] = {"product": product_id, "unit_amount": item.unit_amount}
+    if item.recurring:
+        price["recurring"] = {"interval": item.recurring}
+    created = await sandbox.request("POST", "/v1/prices", {"price": price})
+    return {"product_id": product_id, "price_id": created["price"]["price_id"]}
+
+
+async def wire_webhook(sandbox: RunningSandbox, url: str) -> str:
+    """Register ``url`` with the sandbox (replacing endpoints of earlier runs); its secret."""
+    for hook in (await sandbox.request("GET", "/v1/webhooks"))["webhooks"]:
+        await sandbox.request("DELETE", f"/v1/webhooks/{hook['webhook_id']}")
+    return str((await sandbox.create_webhook(url, sorted(_events())))["signing_secret"])
+
+
 async def seed_stock(engine: AsyncEngine, products: Any) -> None:
+    """Stock each product the first time; a kept ``--data-dir`` keeps its stock."""
     now = Clock().now()
     async with engine.begin() as conn:
         for product in products:
+            if await stock_store.level(conn, product.product_id) is not None:
+                continue
             await stock_store.set_level(
                 conn,
                 product.product_id,

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flexfulfill.domain.orders import OrderDraft, is_paid
+from flexfulfill.domain.orders import LineDraft, OrderDraft, is_paid
 from flexfulfill.domain.receipts import ReceiptSubscription, receipt_message_id
 from flexfulfill.domain.subscriptions import SubscriptionState
 from flexfulfill.fulfillment.context import Services, log
@@ -117,7 +117,7 @@ async def apply_checkout(
         order = await order_store.find_order(conn, draft.checkout_session_id)
         assert order is not None  # the UNIQUE conflict means it exists and is visible
         return FulfillResult(Outcome.EXISTING, order.order_id, "complete")
-    await _lines_and_stock(conn, order_id, draft, now)
+    lines = [(await order_store.insert_line(conn, order_id, line), line) for line in draft.lines]
     for payment in draft.payments:
         await order_store.record_payment(
             conn, payment, now=now, order_id=order_id, session_id=draft.checkout_session_id
@@ -125,17 +125,22 @@ async def apply_checkout(
     await order_store.refresh_amounts(conn, order_id, now)
     await _subscription(conn, plan, order_id, now)
     await _receipt(conn, services, plan, order_id, now)
+    # Stock last: its rows are the hot ones every order locks, so they are held the least.
+    await _stock(conn, order_id, draft.checkout_session_id, lines, now)
     for hook in services.registry.after_hooks:
         await hook(conn, FulfilledOrder(order_id, draft, via))
     return FulfillResult(Outcome.CREATED, order_id, "complete")
 
 
-async def _lines_and_stock(
-    conn: AsyncConnection, order_id: int, draft: OrderDraft, now: float
+async def _stock(
+    conn: AsyncConnection,
+    order_id: int,
+    session_id: str,
+    lines: list[tuple[int | None, LineDraft]],
+    now: float,
 ) -> None:
     # Products in a fixed order, so concurrent orders lock stock rows in the same order.
-    for line in sorted(draft.lines, key=lambda item: (item.product_id or "", item.line_item_id)):
-        line_id = await order_store.insert_line(conn, order_id, line)
+    for line_id, line in sorted(lines, key=lambda pair: (pair[1].product_id or "", pair[0] or 0)):
         if line_id is None or line.product_id is None:
             continue
         movement = await stock_store.sell(
@@ -148,7 +153,7 @@ async def _lines_and_stock(
                 line.product_id,
                 movement.on_hand_after,
                 order_id,
-                draft.checkout_session_id,
+                session_id,
             )
 
 

@@ -69,6 +69,7 @@ class Worker:
         self.services = services
         self.config = config or WorkerConfig()
         self.name = self.config.name or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._busy = False  # the last claim found rows: claim again without peeking first
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Claim and process batches until ``stop`` is set (or the task is cancelled)."""
@@ -98,12 +99,13 @@ class Worker:
 
     async def _claim(self, limit: int) -> list[ClaimedEvent]:
         now = self.services.clock.now()
-        async with self.services.reading() as conn:
-            if not await claims.any_due(conn, now):
-                return []
+        if not self._busy:  # idle: a cheap read first, so polling never opens a write
+            async with self.services.reading() as conn:
+                if not await claims.any_due(conn, now):
+                    return []
         token = f"{self.name}/{uuid.uuid4().hex[:12]}"
         async with self.services.engine.begin() as conn:
-            return await claims.claim(
+            batch = await claims.claim(
                 conn,
                 now=now,
                 lease=self.config.lease_seconds,
@@ -111,6 +113,8 @@ class Worker:
                 worker=self.name,
                 limit=limit,
             )
+        self._busy = bool(batch)
+        return batch
 
     async def process(self, claimed: ClaimedEvent) -> None:
         """Handle one claimed row to its next status."""
@@ -187,13 +191,13 @@ class Worker:
         await self._fail(conn, item, now)
 
     async def _apply(self, conn: AsyncConnection, item: Prepared, now: float) -> None:
-        if not await claims.settle(conn, item.claimed, status=EventStatus.DONE, now=now):
-            raise LeaseLost
         order_id = None
         for apply in item.applies:
             order_id = await apply(conn) or order_id
-        if order_id is not None:
-            await claims.note_order(conn, item.claimed, order_id)
+        # Done only while this claim holds the row; else the savepoint undoes the effects.
+        done = EventStatus.DONE
+        if not await claims.settle(conn, item.claimed, status=done, now=now, order_id=order_id):
+            raise LeaseLost
 
     async def _fail(self, conn: AsyncConnection, item: Prepared, now: float) -> None:
         claimed, exc = item.claimed, item.error

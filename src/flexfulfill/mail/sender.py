@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from enum import StrEnum
@@ -56,13 +57,16 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class SenderPolicy:
-    """How much a sender claims at once, for how long, and how it retries.
+    """How much a sender claims at once, over how many connections, for how long, how it retries.
 
-    The lease must outlast a batch: ``batch_size`` messages on one connection, each bounded by
-    the SMTP timeout. A row whose lease has less than ``lease_margin`` left is not started.
+    A batch is shared by up to ``connections`` SMTP connections, each sending one message at a
+    time. The lease must outlast a batch: ``batch_size / connections`` messages per connection,
+    each bounded by the SMTP timeout. A row whose lease has less than ``lease_margin`` left is
+    not started (it is claimed again when the lease runs out).
     """
 
     batch_size: int = 20
+    connections: int = 4
     lease_seconds: float = 60.0
     lease_margin: float = 15.0
     poll_interval: float = 1.0
@@ -135,11 +139,12 @@ class OutboxSender:
         """Send until ``stop`` is set or the task is cancelled; database outages are waited out."""
         stop = stop or asyncio.Event()
         while not stop.is_set():
+            report = SendReport()
             try:
                 report = await self.run_once()
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("receipt sender: database unavailable (%s)", type(exc).__name__)
-                report = SendReport()
+            except* (SQLAlchemyError, OSError) as group:  # a group when raised inside a lane
+                names = sorted({type(e).__name__ for e in group.exceptions})
+                log.warning("receipt sender: database unavailable (%s)", ", ".join(names))
             if report.claimed < self.policy.batch_size:
                 await self._idle(stop)
 
@@ -163,11 +168,17 @@ class OutboxSender:
         )
         report = SendReport(claimed=len(rows))
         if rows:
-            marks = SentMarks(self._engine, self._clock)
-            async with marks, self._mailer.session() as session:
-                for row in rows:
-                    report.add(await self._deliver(session, row, marks))
+            async with SentMarks(self._engine, self._clock) as marks, asyncio.TaskGroup() as lanes:
+                queue = iter(rows)  # shared: each row goes to exactly one lane
+                for _ in range(min(self.policy.connections, len(rows))):
+                    lanes.create_task(self._lane(queue, marks, report))
         return report
+
+    async def _lane(self, queue: Iterator[OutboxRow], marks: SentMarks, report: SendReport) -> None:
+        """One SMTP connection working through the batch alongside the others."""
+        async with self._mailer.session() as session:
+            for row in queue:
+                report.add(await self._deliver(session, row, marks))
 
     async def _deliver(self, session: MailSession, row: OutboxRow, marks: SentMarks) -> Outcome:
         if self._clock.now() >= (row.lease_until or 0.0) - self.policy.lease_margin:

@@ -22,6 +22,7 @@ from flexfulfill.sandbox.present import Doc, present
 
 router = APIRouter()
 W, E = t.webhooks, t.events
+ROTATION_GRACE = 24 * 3600.0  # seconds the previous secret keeps signing, as on Svix
 
 
 def new_secret() -> str:
@@ -103,6 +104,21 @@ async def update_webhook(id: str, body: WebhookBody, state: State) -> dict[str, 
             await q.disable_endpoint(tx.conn, id)
         if changes:
             await tx.conn.execute(update(W).where(W.c.webhook_id == id).values(changes))
+        return {"webhook": show_webhook(await _webhook(tx.conn, id))}
+
+
+@router.post("/v1/webhooks/{id}/rotate_secret")
+async def rotate_secret(id: str, state: State) -> dict[str, Any]:
+    """A new signing secret (Svix's rotate-secret, a sandbox addition); for 24 h deliveries
+    carry two signatures, the new secret's first, so a receiver can switch without a gap."""
+    async with state.transaction() as tx:
+        row = await _webhook(tx.conn, id)
+        values = {
+            "secret": new_secret(),
+            "previous_secret": row.secret,
+            "previous_until": tx.now + ROTATION_GRACE,
+        }
+        await tx.conn.execute(update(W).where(W.c.webhook_id == id).values(values))
         return {"webhook": show_webhook(await _webhook(tx.conn, id))}
 
 

@@ -141,7 +141,7 @@ class DeliveryEngine:
             ("user-agent", USER_AGENT),
             ("svix-id", job.message_id),
             ("svix-timestamp", str(stamp)),
-            ("svix-signature", sign(job.secret, job.message_id, stamp, job.body)),
+            ("svix-signature", signatures(job, stamp)),
         ]
         started = time.perf_counter()
         try:
@@ -197,6 +197,11 @@ class DeliveryEngine:
         for result in results:
             self._inflight.discard(result.job.message_id)
         self.wake()
+
+
+def signatures(job: q.Job, stamp: int) -> str:
+    """``v1,…`` per secret, the current secret's first (Flex's plugin reads only the first)."""
+    return " ".join(sign(secret, job.message_id, stamp, job.body) for secret in job.secrets)
 
 
 def _classify(job: q.Job, now: float, response: HttpResponse, ms: float) -> q.Result:

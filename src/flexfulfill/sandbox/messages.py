@@ -25,7 +25,7 @@ M, W, E = t.messages, t.webhooks, t.events
 
 @dataclass(frozen=True)
 class Job:
-    """One message to send now: where, with which secret, which bytes."""
+    """One message to send now: where, with which secrets (current first), which bytes."""
 
     message_id: str
     event_id: str
@@ -33,7 +33,7 @@ class Job:
     attempts: int
     failures: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]
     body: bytes
 
 
@@ -75,6 +75,8 @@ async def claim_due(
             M.c.failures,
             W.c.url,
             W.c.secret,
+            W.c.previous_secret,
+            W.c.previous_until,
             E.c.body,
         )
         .join(W, W.c.webhook_id == M.c.webhook_id)
@@ -84,7 +86,14 @@ async def claim_due(
         .limit(limit)
     )
     rows = await conn.execute(query)
-    return [Job(*row[:7], row.body.encode()) for row in rows]
+    return [Job(*row[:6], _secrets(row, now), row.body.encode()) for row in rows]
+
+
+def _secrets(row: Any, now: float) -> tuple[str, ...]:
+    """The current secret, then the previous one while its rotation grace lasts."""
+    if row.previous_secret and (row.previous_until or 0) > now:
+        return (row.secret, row.previous_secret)
+    return (row.secret,)
 
 
 async def next_due_at(conn: AsyncConnection, exclude: Collection[str]) -> float | None:

@@ -13,11 +13,11 @@ import asyncio
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -29,9 +29,20 @@ from flexfulfill.sandbox.faults import Faults
 from flexfulfill.sandbox.retry import RetryPolicy
 from flexfulfill.sandbox.state import SandboxState
 
+T = TypeVar("T")
+
 # The throwaway default database lives on tmpfs when there is one (nothing to fsync), in a
 # private TemporaryDirectory.
 SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when it is installed (as uvicorn would), else on asyncio."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def new_test_key() -> str:

@@ -73,6 +73,9 @@ webhooks = Table(
     Column("url", Text, nullable=False),
     Column("events", Text, nullable=False),  # JSON list; empty or ["*"] means every type
     Column("secret", String(128), nullable=False),
+    # After a rotation the previous secret still signs (second) until previous_until.
+    Column("previous_secret", String(128), nullable=True),
+    Column("previous_until", Float, nullable=True),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("failing_since", Float, nullable=True),
     Column("created_at", Float, nullable=False),

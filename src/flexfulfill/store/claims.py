@@ -68,14 +68,11 @@ async def claim(
         .order_by(E.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    ids = list((await conn.execute(due)).scalars())
-    if not ids:
-        return []
-    await _expire_running_attempts(conn, ids, now)
     stmt = (
         update(E)
-        .where(E.c.id.in_(ids))
+        .where(E.c.id.in_(due))
         .values(
             status=EventStatus.PROCESSING,
             lease_until=now + lease,
@@ -85,7 +82,25 @@ async def claim(
         .returning(E.c.id, E.c.message_id, E.c.event_type, E.c.test_mode, E.c.body, E.c.attempts)
     )
     rows = sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
-    return [await _start_attempt(conn, row, token, worker, now) for row in rows]
+    if not rows:
+        return []
+    again = [row.id for row in rows if row.attempts > 1]
+    if again:  # a retry, or a row whose worker died: close the attempt it left running
+        await _expire_running_attempts(conn, again, now)
+    attempt_ids = await _start_attempts(conn, rows, worker, now)
+    return [
+        ClaimedEvent(
+            row_id=row.id,
+            message_id=row.message_id,
+            event_type=row.event_type,
+            test_mode=row.test_mode,
+            body=bytes(row.body),
+            attempts=row.attempts,
+            token=token,
+            attempt_id=attempt_id,
+        )
+        for row, attempt_id in zip(rows, attempt_ids, strict=True)
+    ]
 
 
 async def _expire_running_attempts(conn: AsyncConnection, ids: list[int], now: float) -> None:
@@ -99,29 +114,22 @@ async def _expire_running_attempts(conn: AsyncConnection, ids: list[int], now: f
     )
 
 
-async def _start_attempt(
-    conn: AsyncConnection, row: Any, token: str, worker: str, now: float
-) -> ClaimedEvent:
-    values = {
-        "event_row_id": row.id,
-        "attempt": row.attempts,
-        "worker": worker,
-        "started_at": now,
-        "outcome": AttemptOutcome.RUNNING,
-    }
-    result = await conn.execute(
-        event_attempts.insert().values(**values).returning(event_attempts.c.id)
-    )
-    return ClaimedEvent(
-        row_id=row.id,
-        message_id=row.message_id,
-        event_type=row.event_type,
-        test_mode=row.test_mode,
-        body=bytes(row.body),
-        attempts=row.attempts,
-        token=token,
-        attempt_id=result.scalar_one(),
-    )
+async def _start_attempts(
+    conn: AsyncConnection, rows: list[Any], worker: str, now: float
+) -> list[int]:
+    """One ``running`` attempt row per claimed row, in one statement; their ids in order."""
+    values = [
+        {
+            "event_row_id": row.id,
+            "attempt": row.attempts,
+            "worker": worker,
+            "started_at": now,
+            "outcome": AttemptOutcome.RUNNING,
+        }
+        for row in rows
+    ]
+    stmt = event_attempts.insert().returning(event_attempts.c.id, sort_by_parameter_order=True)
+    return list((await conn.execute(stmt, values)).scalars())
 
 
 async def settle(
@@ -182,12 +190,3 @@ async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
     """How many inbox rows are in each status."""
     rows = await conn.execute(select(E.c.status, func.count()).group_by(E.c.status))
     return {status: count for status, count in rows.all()}
-
-
-async def note_order(conn: AsyncConnection, event: ClaimedEvent, order_id: int) -> None:
-    """Link the finished attempt to the order it created or touched (the timeline shows it)."""
-    await conn.execute(
-        update(event_attempts)
-        .where(event_attempts.c.id == event.attempt_id)
-        .values(order_id=order_id)
-    )

@@ -97,10 +97,7 @@ class SqliteWriter:
 
     async def insert(self, rows: Sequence[InboxRow]) -> set[str]:
         loop = asyncio.get_running_loop()
-        import os
         try:
-            if os.environ.get("XP_INLINE"):
-                return self._insert(rows)
             return await loop.run_in_executor(self._thread, self._insert, rows)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite: {exc}") from exc
@@ -125,7 +122,7 @@ class SqliteWriter:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             uri = f"file:{self._path}?mode=rw"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
             for pragma in SQLITE_PRAGMAS:
                 conn.execute(pragma)
             self._conn = conn

@@ -27,9 +27,10 @@ from flexfulfill.web.auth import (
     verify_password,
 )
 from flexfulfill.web.dashboard.actions import Reconcile, record
-from flexfulfill.web.dashboard.render import is_fragment
+from flexfulfill.web.dashboard.render import SECURITY_HEADERS, is_fragment
 
 PREFIX = "/dashboard"
+FAILED_LOGIN_DELAY = 1.0
 NOT_CONFIGURED = (
     "The dashboard is off: set DASHBOARD_USER and DASHBOARD_PASSWORD_HASH "
     "(make the hash with `flexfulfill dashboard hash-password`) and restart."
@@ -106,6 +107,7 @@ def access_router(dash: Dashboard) -> APIRouter:
         await _require_csrf(request, dash.session_of(request))
         if not _credentials_ok(dash.settings, user, password):
             await _audit(dash, user or "?", "login.failed")
+            await dash.clock.sleep(FAILED_LOGIN_DELAY)  # slows guessing; scrypt does the rest
             return _login_page(dash, request, next=target, error="Wrong user name or password.")
         await _audit(dash, user, "login")
         return _login_session(dash, request, RedirectResponse(target, status_code=303), user)
@@ -123,13 +125,17 @@ def access_router(dash: Dashboard) -> APIRouter:
 def _login_page(dash: Dashboard, request: Request, *, next: str, error: str | None) -> Response:
     if dash.sessions is None:
         context = {"error": NOT_CONFIGURED, "csrf": "", "next": next, "disabled": True}
-        return dash.views.TemplateResponse(request, "login.html", context, status_code=503)
+        return dash.views.TemplateResponse(
+            request, "login.html", context, status_code=503, headers=SECURITY_HEADERS
+        )
     session, cookie = dash.session_of(request), None
     if session is None:
         session, cookie = dash.sessions.issue(None)
     context = {"error": error, "csrf": session.csrf, "next": _safe_next(next), "disabled": False}
     status = 401 if error else 200
-    response = dash.views.TemplateResponse(request, "login.html", context, status_code=status)
+    response = dash.views.TemplateResponse(
+        request, "login.html", context, status_code=status, headers=SECURITY_HEADERS
+    )
     return _set_cookie(dash, request, response, cookie) if cookie else response
 
 

@@ -1,0 +1,66 @@
+"""`flexfulfill stock …` and `flexfulfill events …` through the real command line (SQLite file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flexfulfill.cli import app
+
+
+@pytest.fixture
+def env(sqlite_template: Path, tmp_path: Path) -> dict[str, str]:
+    target = tmp_path / "cli.sqlite3"
+    target.write_bytes(sqlite_template.read_bytes())
+    return {"DATABASE_URL": f"sqlite:///{target}"}
+
+
+def test_stock_set_import_and_list_agree(env: dict[str, str], tmp_path: Path) -> None:
+    """Set one product, import two from CSV (one overriding), list them as JSON."""
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["stock", "set", "fprod_A", "10", "--name", "Widget"], env=env).exit_code
+        == 0
+    )
+    csv = tmp_path / "stock.csv"
+    csv.write_text("product_id,on_hand,name\nfprod_B,3,Gadget\nfprod_A,12,\n")
+    assert runner.invoke(app, ["stock", "import", str(csv)], env=env).exit_code == 0
+    listed = runner.invoke(app, ["stock", "list", "--json"], env=env)
+    levels = {row["product_id"]: row["on_hand"] for row in json.loads(listed.stdout)}
+    assert levels == {"fprod_A": 12, "fprod_B": 3}
+    low = runner.invoke(app, ["stock", "list", "--low", "--json"], env=env)
+    assert [row["product_id"] for row in json.loads(low.stdout)] == ["fprod_B"]
+
+
+def test_stock_import_of_a_bad_csv_names_the_line(env: dict[str, str], tmp_path: Path) -> None:
+    """A non-numeric on_hand stops with the file and line number."""
+    csv = tmp_path / "bad.csv"
+    csv.write_text("product_id,on_hand\nfprod_A,many\n")
+    result = CliRunner().invoke(app, ["stock", "import", str(csv)], env=env)
+    assert result.exit_code == 1
+    assert "bad.csv:2" in result.stdout
+
+
+def test_events_commands_say_what_to_do_when_there_is_nothing(env: dict[str, str]) -> None:
+    """Show of an unknown event exits 1 with a hint; replay without ids or --dead exits 2."""
+    runner = CliRunner()
+    shown = runner.invoke(app, ["events", "show", "msg_nope"], env=env)
+    assert shown.exit_code == 1
+    assert "flexfulfill events list" in shown.stdout
+    assert runner.invoke(app, ["events", "replay"], env=env).exit_code == 2
+    replayed = runner.invoke(app, ["events", "replay", "--dead", "--json"], env=env)
+    assert json.loads(replayed.stdout) == {"replayed": 0}
+    assert runner.invoke(app, ["events", "list", "--json"], env=env).stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command", [["worker"], ["reconcile"], ["events", "list"], ["stock", "import"]]
+)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    """--help shows an Example line."""
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.stdout

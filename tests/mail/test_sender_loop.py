@@ -1,0 +1,66 @@
+"""The sender as a background task: woken by fulfillment, stopped by its event, outage-proof."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mail_harness import SENDER, ScriptedHandler, plain_receipt, seed
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flexfulfill.clock import Clock, ManualClock
+from flexfulfill.mail import (
+    OutboxSender,
+    SenderPolicy,
+    SmtpConfig,
+    SmtpMailer,
+    SmtpServer,
+    build_renderer,
+)
+from flexfulfill.store.db import make_engine
+
+
+def _sender(engine: AsyncEngine, port: int, clock: Clock, poll: float) -> OutboxSender:
+    mailer = SmtpMailer(SmtpConfig("127.0.0.1", port, local_hostname="localhost"))
+    policy = SenderPolicy(poll_interval=poll)
+    return OutboxSender(
+        engine, mailer, build_renderer(SENDER.name), SENDER, clock=clock, policy=policy
+    )
+
+
+async def test_a_woken_sender_sends_at_once_and_stops_when_told(
+    engine: AsyncEngine, scripted: SmtpServer
+) -> None:
+    """With an hour-long poll, wake() alone gets a new receipt out; stop ends the task."""
+    handler = scripted.handler
+    assert isinstance(handler, ScriptedHandler)
+    sender = _sender(engine, scripted.port, Clock(), poll=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    await asyncio.sleep(0.2)  # the first (empty) round is over: the sender idles
+    await seed(engine, plain_receipt())
+    sender.wake()
+    for _ in range(200):
+        if handler.raw:
+            break
+        await asyncio.sleep(0.05)
+    assert len(handler.raw) == 1
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+
+
+async def test_a_database_outage_is_logged_and_waited_out(tmp_path: Path) -> None:
+    """An unreachable database does not end the loop: it idles and tries again."""
+    broken = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/db.sqlite3")
+    clock = ManualClock()
+    stop = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        await clock.sleep(seconds)
+        if len(clock.slept) == 3:
+            stop.set()
+
+    sender = _sender(broken, 1, Clock(now=clock.now, sleep=sleep), poll=1.0)
+    await asyncio.wait_for(sender.run(stop), timeout=10)
+    await broken.dispose()
+    assert clock.slept == [1.0, 1.0, 1.0]
