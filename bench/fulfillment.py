@@ -48,8 +48,7 @@ from flexfulfill.web.server import running
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 KEY = "fsk_test_bench_fulfillment"
 ORDERS = 200
-RATE = 50.0
-LATENCY_SECONDS = 4.0
+RATES = ((50.0, 4.0), (10.0, 4.0))  # checkouts per second, for how many seconds
 CONTACT = {"email": "ada@example.com", "first_name": "Ada"}
 CARD = {"number": "4242424242424242"}
 
@@ -188,7 +187,7 @@ async def _throughput(url: str, flex: Any, sessions: list[str], workers: int) ->
     await upgrade(engine)
     async with engine.begin() as conn:
         await conn.execute(insert(webhook_events), _inbox_rows(sessions))
-    engines = [make_engine(url) for _ in range(workers)]
+    engines = [make_engine(url, pool_size=5) for _ in range(workers)]
     settings = Settings(database_url=url, flex_api_key=KEY)
     pool = [Worker(build_services(settings, e, flex), WorkerConfig()) for e in engines]
     started = time.perf_counter()
@@ -221,9 +220,9 @@ async def _drop(url: str) -> None:
 
 
 async def _latency(
-    client: httpx.AsyncClient, prices: list[str], tmp: Path
+    client: httpx.AsyncClient, prices: list[str], tmp: Path, rate: float, seconds: float
 ) -> tuple[list[float], float]:
-    url = f"sqlite+aiosqlite:///{tmp / 'latency.sqlite3'}"
+    url = f"sqlite+aiosqlite:///{tmp / f'latency{rate:.0f}.sqlite3'}"
     engine = make_engine(url)
     await upgrade(engine)
     body = {
@@ -236,7 +235,7 @@ async def _latency(
         flex_api_key=KEY,
         flex_api_base=str(client.base_url).rstrip("/"),
     )
-    count = int(RATE * LATENCY_SECONDS)
+    count = int(rate * seconds)
     sessions = [await _open(client, prices, k) for k in range(count)]
     async with FlexClient(KEY, settings.flex_api_base, retry=RetryPolicy.testing()) as flex:
         worker = build_worker(settings, engine, flex)
@@ -244,21 +243,22 @@ async def _latency(
         async with running(app) as base:
             hook_url = {"webhook": {"url": f"{base}/webhook"}}
             await _post(client, f"/v1/webhooks/{hook['webhook_id']}", hook_url)
-            achieved = await _paced(client, sessions)
+            achieved = await _paced(client, sessions, rate)
             async with asyncio.timeout(120):
                 while await _count_orders(engine) < count:
                     await asyncio.sleep(0.05)
+    await _post(client, f"/v1/webhooks/{hook['webhook_id']}", {"webhook": {"enabled": False}})
     gaps = await _gaps(engine)
     await engine.dispose()
     return gaps, achieved
 
 
-async def _paced(client: httpx.AsyncClient, sessions: list[str]) -> float:
-    """Complete the sessions at RATE per second; the rate the sandbox actually sustained."""
+async def _paced(client: httpx.AsyncClient, sessions: list[str], rate: float) -> float:
+    """Complete the sessions at ``rate`` per second; the rate the sandbox actually sustained."""
     started = time.perf_counter()
     tasks = []
     for k, session_id in enumerate(sessions):
-        await asyncio.sleep(max(0.0, started + k / RATE - time.perf_counter()))
+        await asyncio.sleep(max(0.0, started + k / rate - time.perf_counter()))
         tasks.append(asyncio.create_task(_pay(client, session_id)))
     await asyncio.gather(*tasks)
     return len(sessions) / (time.perf_counter() - started)
@@ -311,21 +311,28 @@ async def _main() -> str:
                 over_http = await _engines("http", flex, sessions, tmp)
                 recorded = await RecordedFlex.record(flex, sessions)
             in_memory = await _engines("memory", recorded, sessions, tmp)
-            latencies, achieved = await _latency(client, prices, tmp)
-    return _report(over_http, in_memory, latencies, achieved)
+            latency = [
+                (rate, *await _latency(client, prices, tmp, rate, seconds))
+                for rate, seconds in RATES
+            ]
+    return _report(over_http, in_memory, latency)
 
 
 def _report(
-    results: dict[str, float], memory: dict[str, float], latencies: list[float], achieved: float
+    results: dict[str, float],
+    memory: dict[str, float],
+    latency: list[tuple[float, list[float], float]],
 ) -> str:
     first = results["SQLite, 1 worker"]
     rows = "\n".join(
         f"| {k} | {v:.0f} | {v / first:.2f}× | {memory[k]:.0f} | {memory[k] / first:.2f}× |"
         for k, v in results.items()
     )
-    summary = " | ".join(
-        f"{v:.0f} ms"
-        for v in [*(_pct(latencies, q) for q in (0.5, 0.9, 0.99)), latencies[-1] * 1000]
+    latency_rows = "\n".join(
+        f"| {rate:.0f}/s ({achieved:.0f}/s) | {len(gaps)} | "
+        + " | ".join(f"{_pct(gaps, q):.0f} ms" for q in (0.5, 0.9, 0.99))
+        + f" | {gaps[-1] * 1000:.0f} ms |"
+        for rate, gaps, achieved in latency
     )
     return f"""## Fulfillment
 
@@ -346,13 +353,14 @@ The right-hand columns replay the same API answers from memory (recorded from th
 first): the merchant side's own ceiling on this machine, without the sandbox's share of the two
 cores and its ~100–200 reads/s. Ratios are to the first cell.
 
-Event-to-order latency at {RATE:.0f} checkouts/s requested ({achieved:.0f}/s sustained by the
-sandbox), {len(latencies)} checkouts, SQLite, receiver + worker in one server process: from the
-receiver storing `checkout.session.completed` to the order committed. Goal: p99 < 100 ms.
+Event-to-order latency, SQLite, receiver + worker in one server process, from the receiver
+storing `checkout.session.completed` to the order committed, with checkouts completed in the
+sandbox at a requested rate (in brackets: the rate the sandbox sustained). Goal: p99 < 100 ms
+at 50 checkouts/s.
 
-| p50 | p90 | p99 | max |
-|---|---|---|---|
-| {summary} |
+| Checkouts/s | n | p50 | p90 | p99 | max |
+|---|---|---|---|---|---|
+{latency_rows}
 """
 
 

@@ -27,7 +27,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,43 +172,40 @@ def serve_env(database_url: str) -> dict[str, str]:
     }
 
 
-def launch(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Any:
-    return subprocess.Popen(
-        cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+@contextmanager
+def served(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> Iterator[int]:
+    """Run a server on a free port (``{port}`` in ``cmd``/``PORT``) until the block ends."""
+    port = free_port()
+    cmd = [part.replace("{port}", str(port)) for part in cmd]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd, env={**env, "PORT": str(port)}, cwd=cwd, stdout=log, stderr=log
+        )
+        try:
+            wait_listening(port, proc)
+            yield port
+        finally:
+            stop(proc)
+
+
+UVICORN = [sys.executable, "-m", "uvicorn", "bench.ingest:minimal_app", "--port", "{port}"]
+UVICORN += ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
 
 
 def run_minimal(work: Path, env: dict[str, str]) -> Result:
-    port = free_port()
-    uvicorn = [sys.executable, "-m", "uvicorn", "bench.ingest:minimal_app", "--port", str(port)]
-    uvicorn += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
-    proc = launch([*uvicorn, "--log-level", "warning"])
-    try:
-        wait_listening(port, proc)
+    with served(UVICORN, dict(os.environ)) as port:
         return measure("minimal ASGI app, 200 only (uvicorn)", port, env)
-    finally:
-        stop(proc)
 
 
 def run_express(work: Path, env: dict[str, str]) -> Result:
-    port = free_port()
-    proc = launch(["node", "server.js"], {**os.environ, "PORT": str(port)}, cwd=EXPRESS)
-    try:
-        wait_listening(port, proc)
+    with served(["node", "server.js"], dict(os.environ), cwd=EXPRESS) as port:
         return measure("Express handler from Flex's guide (Node)", port, env)
-    finally:
-        stop(proc)
 
 
 def run_receiver(name: str, url: str, count: Callable[[], int], env: dict[str, str]) -> Result:
-    port = free_port()
-    cmd = [str(ROOT / ".venv" / "bin" / "flexfulfill"), "serve", "--port", str(port)]
-    proc = launch(cmd, serve_env(url))
-    try:
-        wait_listening(port, proc)
+    serve = [str(ROOT / ".venv" / "bin" / "flexfulfill"), "serve", "--port", "{port}"]
+    with served(serve, serve_env(url)) as port:
         result = measure(name, port, env)
-    finally:
-        stop(proc)
     result.stored = count()
     return result
 
@@ -301,6 +299,7 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing: run `make bench`, which installs it")
     body = event_body()
+    load_before = os.getloadavg()[0]
     rounds: list[list[Result]] = []
     with tempfile.TemporaryDirectory(prefix="ff-bench-") as scratch:
         work = Path(scratch)
@@ -313,15 +312,18 @@ def main() -> None:
                 batch.append(result)
             rounds.append(batch)
     results = [median_result([b[i] for b in rounds]) for i in range(len(rounds[0]))]
-    report(results, rounds, len(body))
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    report(results, rounds, len(body), load)
 
 
-def report(results: list[Result], rounds: list[list[Result]], size: int) -> None:
+def report(results: list[Result], rounds: list[list[Result]], size: int, load: str) -> None:
     body = f"""## Webhook ingest (`bench/ingest.py`)
 
 Command: `{COMMAND}` (wrk {THREADS} threads, {CONNECTIONS} connections, {DURATION} s per run,
 {ROUNDS} rounds round-robin, medians; a {size}-byte signed `checkout.session.completed`, a new
-svix-id on every request so each 2xx is a durable insert). Machine: {machine()}.
+svix-id on every request so each 2xx is a durable insert). Machine: {machine()}; {load}
+(the machine is shared: other work running at the same time costs the receiver, whose every
+acknowledgement waits for a commit, more than the baselines).
 
 {table(results, rounds)}
 

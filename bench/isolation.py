@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,14 +27,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.growth import _migrate, _pg_admin, _plain, ingest, seed_postgres, seed_sqlite
+from bench.growth import (
+    FLEXFULFILL,
+    _migrate,
+    _pg_admin,
+    _plain,
+    ingest,
+    process,
+    seed_postgres,
+    seed_sqlite,
+)
 from bench.ingest import PG_ADMIN, SECRET, event_body, free_port, measure, write_pool
 from bench.isolation_parts import backlog_rows, capture_templates
 from bench.report import machine, write_section
 from flexfulfill.config import normalize_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-FLEXFULFILL = str(ROOT / ".venv" / "bin" / "flexfulfill")
 BACKLOG = int(os.environ.get("ISOLATION_BACKLOG", "100000"))
 SLOW_MS = 200
 COMMAND = ".venv/bin/python -m bench isolation   # ISOLATION_BACKLOG=100000 by default"
@@ -48,41 +55,6 @@ class Row:
     rps: float
     p99_ms: float
     drained_per_s: float | None = None
-
-
-@contextmanager
-def process(
-    cmd: list[str], env: dict[str, str], log: Path, port: int | None = None
-) -> Iterator[None]:
-    """A child process for the duration of the block (its output to ``log``)."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=out, cwd=ROOT)
-    try:
-        if port is not None:
-            _wait_port(port, proc)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    import socket
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 async def done_count(url: str) -> int:

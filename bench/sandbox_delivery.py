@@ -6,9 +6,9 @@ and the CPU the delivery loop uses while nothing is due.
 The endpoint runs in its own process (a bare asyncio HTTP/1.1 server answering 200). Messages
 are queued in one transaction (as a burst of events would be), then timed from that commit
 until every message has been delivered and its attempt recorded. The database is a SQLite
-file on disk with synchronous=FULL, as `flexfulfill sandbox` runs by default, on the same event loop (uvloop). The sandbox's
-HTTP client alone, posting the same signed bodies to the same endpoint in the same run, gives
-the ratio.
+file on disk with synchronous=FULL, as `flexfulfill sandbox` runs by default, on the same
+event loop (uvloop). The sandbox's HTTP client alone, posting the same signed bodies to the same
+endpoint in the same run, gives the ratio.
 """
 
 from __future__ import annotations

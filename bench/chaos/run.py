@@ -69,6 +69,7 @@ class ChaosReport:
     quiet_s: float | None
     starts: Counter[str]
     api_retries: int
+    facts: verify.Facts = field(default_factory=verify.Facts)
     logs: Path | None = None
 
     @property
@@ -216,6 +217,7 @@ async def _with_sandbox(stage: Stage, api: Api, base: str, key: str) -> ChaosRep
         quiet_s,
         Counter({s.name: s.starts for s in stage.fleet.services.values()}),
         api.retries,
+        facts,
     )
 
 

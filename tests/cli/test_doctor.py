@@ -154,3 +154,17 @@ def test_doctor_on_a_bare_machine_fails_and_says_what_to_set(tmp_path: Path) -> 
     assert "FLEX_API_KEY" in fixes["Flex API key"]
     assert "flexfulfill migrate" in fixes["Database schema"]
     assert "SMTP_URL" in fixes["SMTP"]
+
+
+def test_doctor_prints_a_readable_checklist(tmp_path: Path) -> None:
+    """Without --json the checklist is a table with the finding and what to do per check."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "COLUMNS": "200",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+    }
+    doctor = str(Path(sys.executable).with_name("flexfulfill"))
+    result = subprocess.run([doctor, "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    for text in ("Finding", "What to do", "run: flexfulfill migrate", "check(s) failed."):
+        assert text in result.stdout

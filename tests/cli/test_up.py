@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -52,7 +53,7 @@ def test_up_demo_fulfills_every_checkout_and_reports_it(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
 
 
-def test_a_kept_data_dir_is_reused_without_double_deliveries(tmp_path: Path) -> None:
+def test_a_kept_data_dir_keeps_its_catalog_stock_and_orders(tmp_path: Path) -> None:
     """A second `up --demo --data-dir` reuses the catalog and stock and adds five more orders."""
     command = [FLEXFULFILL, "up", "--demo", "--port", "0", "--sandbox-port", "0", "--json"]
     runs = []
@@ -123,3 +124,25 @@ def _log_in(base: str, password: str) -> None:
         orders = http.get("/dashboard/orders")
         assert orders.status_code == 200
         assert "No orders yet." in orders.text
+
+
+@pytest.mark.parametrize("option", ["--port", "--sandbox-port"])
+def test_a_busy_port_is_named_with_the_option_that_changes_it(tmp_path: Path, option: str) -> None:
+    """With a port taken, `up` exits 2 naming the port and the option to pass instead."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = {"--port": "0", "--sandbox-port": "0", option: str(port)}
+        args = [a for pair in ports.items() for a in pair]
+        result = subprocess.run(
+            [FLEXFULFILL, "up", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=_clean_env(tmp_path),
+        )
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is in use" in result.stdout
+    assert option in result.stdout

@@ -7,10 +7,17 @@ from typing import Any
 import httpx
 import pytest
 from dashboard_seed import USER, csrf_of
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flexfulfill.store.tables import audit_log, outbox, stock, stock_movements, webhook_events
+from flexfulfill.store.tables import (
+    audit_log,
+    orders,
+    outbox,
+    stock,
+    stock_movements,
+    webhook_events,
+)
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -123,3 +130,24 @@ async def test_logins_and_logouts_are_audited(
     await operator.post("/dashboard/logout", data={"csrf_token": csrf_of(page)})
     actions = [a[1] for a in await _audit(engine)]
     assert actions == ["login", "logout"]
+
+
+async def test_an_order_without_email_shows_and_finds_its_customers(
+    operator: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """An order whose session carried no email lists (and is found by) its customer's email."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(orders).values(
+                checkout_session_id="fcs_01NOEMAIL",
+                status="paid",
+                mode="payment",
+                customer_id="fcus_01ANA",
+                fulfilled_via="webhook",
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
+    page = (await operator.get("/dashboard/orders", params={"q": "ana@example"})).text
+    row = next(r for r in page.split("<tr") if "fcs_01NOEMAIL" in r)
+    assert "ana@example.com" in row

@@ -2,12 +2,70 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
 import httpx
 import pytest
-from dashboard_seed import PI_CARD, SESSION, SUBSCRIPTION
+from dashboard_seed import PI_CARD, SESSION, SUBSCRIPTION, seed
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flexfulfill.store.db import make_engine
+
 pytestmark = pytest.mark.usefixtures("seeded")
+PG_ADMIN = os.environ.get("FLEXFULFILL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One seeded database per engine for this whole module: these tests only read."""
+    if request.param == "sqlite":
+        target = tmp_path_factory.mktemp("pages") / "flexfulfill.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        url = f"sqlite+aiosqlite:///{target}"
+        asyncio.run(_seed(url))
+        yield url
+        return
+    name = f"ff_pages_{uuid.uuid4().hex[:12]}"
+    asyncio.run(
+        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{request.getfixturevalue("pg_template")}"')
+    )
+    url = (
+        PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
+    )
+    asyncio.run(_seed(url))
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def seeded(engine: AsyncEngine) -> AsyncEngine:
+    """Already seeded, once per module (see ``database_url`` above)."""
+    return engine
+
+
+async def _seed(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await seed(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 async def test_orders_list_shows_orders_and_their_totals(operator: httpx.AsyncClient) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import socket
 
+import pytest
 from mail_harness import SENDER, ScriptedHandler, plain_receipt, seed
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flexfulfill.bootstrap import build_mailer, build_receipt_task
 from flexfulfill.clock import Clock, ManualClock
+from flexfulfill.config import ConfigError, Settings
 from flexfulfill.mail import (
     OutboxSender,
     SenderPolicy,
@@ -16,8 +19,16 @@ from flexfulfill.mail import (
     SmtpMailer,
     SmtpServer,
     build_renderer,
+    list_mail,
 )
 from flexfulfill.store.db import make_engine
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def _sender(engine: AsyncEngine, port: int, clock: Clock, poll: float) -> OutboxSender:
@@ -49,9 +60,9 @@ async def test_a_woken_sender_sends_at_once_and_stops_when_told(
     await asyncio.wait_for(task, timeout=5)
 
 
-async def test_a_database_outage_is_logged_and_waited_out(tmp_path: Path) -> None:
+async def test_a_database_outage_is_logged_and_waited_out() -> None:
     """An unreachable database does not end the loop: it idles and tries again."""
-    broken = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/db.sqlite3")
+    broken = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/none")
     clock = ManualClock()
     stop = asyncio.Event()
 
@@ -64,3 +75,28 @@ async def test_a_database_outage_is_logged_and_waited_out(tmp_path: Path) -> Non
     await asyncio.wait_for(sender.run(stop), timeout=10)
     await broken.dispose()
     assert clock.slept == [1.0, 1.0, 1.0]
+
+
+async def test_the_background_task_without_smtp_url_delivers_into_the_mailbox(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """build_receipt_task: local mail server + sender, as serve and worker run it, until stop."""
+    await seed(engine, plain_receipt())
+    settings = Settings(database_url=database_url, merchant_name="Acme Health")
+    stop = asyncio.Event()
+    task = asyncio.create_task(build_receipt_task(settings, engine)(stop))
+    for _ in range(200):
+        if await list_mail(engine):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    [mail] = await list_mail(engine)
+    assert mail.message_id == "<receipt.1.fcs_plain_1@shop.example>"
+    assert mail.parsed()["From"] == "Acme Health <receipts@example.com>"
+
+
+def test_a_malformed_smtp_url_stops_start_up_naming_the_variable() -> None:
+    """A URL without a host is a ConfigError on SMTP_URL, not a failure at the first send."""
+    with pytest.raises(ConfigError, match="SMTP_URL: no host after the scheme"):
+        build_mailer(Settings(smtp_url="smtp://"))

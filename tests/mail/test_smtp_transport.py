@@ -60,7 +60,7 @@ def test_a_described_smtp_url_never_shows_the_password() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "problem"), [("http://x", "unsupported scheme"), ("smtp://", "no host")]
+    ("url", "problem"), [("http://x", "unsupported scheme"), ("smtp://", "no host after")]
 )
 def test_a_malformed_smtp_url_is_refused(url: str, problem: str) -> None:
     """The message says what is wrong."""

@@ -150,3 +150,53 @@ def test_arbitrary_create_bodies_never_cause_a_5xx(
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert_flex_error(response, response.status_code)
+
+
+@pytest.fixture(scope="module")
+def open_session(client: httpx.Client) -> str:
+    """A real open session the completion fuzzing below can try to pay."""
+    product = client.post("/v1/products", json={"product": {"name": "Fuzz"}}).json()["product"]
+    price = client.post(
+        "/v1/prices", json={"price": {"product": product["product_id"], "unit_amount": 100}}
+    ).json()["price"]
+    session = client.post(
+        "/v1/checkout/sessions",
+        json={
+            "checkout_session": {
+                "line_items": [{"price": price["price_id"]}],
+                "success_url": "http://x",
+            }
+        },
+    )
+    return str(session.json()["checkout_session"]["checkout_session_id"])
+
+
+COMPLETE_FIELDS = st.fixed_dictionaries({}, optional={
+    "customer": JSON, "contact": JSON, "second_card": JSON,
+    "card": st.one_of(JSON, st.fixed_dictionaries({}, optional={
+        "number": st.sampled_from(["4242424242424242", "4000000000009995", "1234", ""]) | JSON,
+        "exp_month": JSON, "cvc": JSON})),
+})  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(COMPLETE_FIELDS)
+def test_arbitrary_completion_bodies_never_cause_a_5xx(
+    client: httpx.Client, open_session: str, body: dict[str, Any]
+) -> None:
+    """Random contact/card bodies on the completion helper: 2xx, or a Flex-shaped 4xx."""
+    response = client.post(f"/v1/test_helpers/checkout_sessions/{open_session}/complete", json=body)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert_flex_error(response, response.status_code)
+
+
+@pytest.mark.parametrize("query", [
+    "limit=0", "limit=101", "limit=abc", "offset=-1", "status=nope", "created_gt=yesterday",
+    "starting_after=fcs_unknown", "expand_customer=maybe",
+])  # fmt: skip
+def test_bad_list_parameters_get_422(client: httpx.Client, query: str) -> None:
+    """Out-of-range, mistyped or unknown-cursor list parameters → 422 in the detail shape."""
+    assert_flex_error(client.get(f"/v1/checkout/sessions?{query}"), 422)

@@ -30,6 +30,10 @@ class Services:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only connection (a deferred transaction on SQLite, so it never blocks)."""
+        """A connection for reads: a deferred transaction on SQLite (never waits for the
+        writer); autocommit on PostgreSQL (no BEGIN/ROLLBACK round trips for a lookup)."""
         async with self.engine.connect() as conn:
-            yield await conn.execution_options(readonly=True)
+            if self.engine.dialect.name == "postgresql":
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                yield await conn.execution_options(readonly=True)

@@ -42,6 +42,13 @@ class LeaseLost(Exception):
     """Another worker took the row after this worker's lease ran out; nothing was committed."""
 
 
+class _Undone(Exception):
+    """A lone row's effects failed; its transaction is rolled back and the failure recorded."""
+
+    def __init__(self, item: Prepared) -> None:
+        self.item = item
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     name: str = ""
@@ -137,10 +144,18 @@ class Worker:
         return self.services.engine.dialect.name == "sqlite"
 
     async def _commit(self, items: list[Prepared]) -> None:
+        # Several rows share the transaction: each gets a SAVEPOINT. A lone row needs none:
+        # if its effects fail, the whole transaction rolls back and the failure is recorded
+        # in a fresh one (two round trips fewer per row on PostgreSQL).
+        nested = len(items) > 1
         try:
             async with self.services.engine.begin() as conn:
                 for item in items:
-                    await self._settle(conn, item)
+                    await self._settle(conn, item, nested)
+        except _Undone as undone:
+            await self._commit([undone.item])  # item.error is set: this records the failure
+        except LeaseLost:
+            pass  # logged in _settle; the rollback undid the effects
         except (OSError, SQLAlchemyError) as exc:  # the database failed: the leases return them
             log.error("worker %s could not commit %d row(s): %s", self.name, len(items), exc)
 
@@ -170,7 +185,7 @@ class Worker:
             return f"ignored: no handler for {claimed.event_type!r}"
         return None
 
-    async def _settle(self, conn: AsyncConnection, item: Prepared) -> None:
+    async def _settle(self, conn: AsyncConnection, item: Prepared, nested: bool) -> None:
         now = self.services.clock.now()
         claimed = item.claimed
         if item.ignore is not None:
@@ -180,15 +195,27 @@ class Worker:
             return
         if item.error is None:
             try:
-                async with conn.begin_nested():
-                    await self._apply(conn, item, now)
+                await self._apply_alone(conn, item, now, nested)
                 return
             except LeaseLost:
                 log.warning("event %s: lease lost to another worker; not committed", claimed.row_id)
+                if not nested:
+                    raise
                 return
-            except Exception as exc:  # the savepoint is rolled back; the row is retried
+            except Exception as exc:  # the row's effects are undone; the row is retried
                 item.error = exc
+                if not nested:
+                    raise _Undone(item) from exc
         await self._fail(conn, item, now)
+
+    async def _apply_alone(
+        self, conn: AsyncConnection, item: Prepared, now: float, nested: bool
+    ) -> None:
+        if not nested:
+            await self._apply(conn, item, now)
+            return
+        async with conn.begin_nested():
+            await self._apply(conn, item, now)
 
     async def _apply(self, conn: AsyncConnection, item: Prepared, now: float) -> None:
         order_id = None

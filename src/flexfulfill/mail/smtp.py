@@ -60,9 +60,9 @@ class SmtpConfig:
         try:
             security = Security(parts.scheme)
         except ValueError:
-            raise ValueError(f"unsupported scheme {parts.scheme!r} in SMTP_URL") from None
+            raise ValueError(f"unsupported scheme {parts.scheme!r}") from None
         if not parts.hostname:
-            raise ValueError("SMTP_URL has no host")
+            raise ValueError("no host after the scheme")
         return cls(
             host=parts.hostname,
             port=parts.port or DEFAULT_PORTS[security],

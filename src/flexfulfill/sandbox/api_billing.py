@@ -118,23 +118,10 @@ async def create_refund(body: RefundBody, state: State) -> dict[str, Any]:
 
 async def refund_intent(tx: Tx, data: RefundIn) -> Doc:
     """Refund (part of) a succeeded payment intent and note it on its checkout session."""
-    loc = ("body", "refund", "payment_intent_id")
-    intent = await tx.reference("payment_intent", data.payment_intent_id, loc)
-    if intent["status"] != PaymentIntentStatus.SUCCEEDED:
-        raise invalid(
-            "payment_intent_not_succeeded",
-            f"{data.payment_intent_id} is "
-            f"{intent['status']}; only a succeeded payment can be refunded",
-            loc,
-        )
-    refundable = intent["amount_received"] - intent.get("amount_refunded", 0)
-    amount = refundable if data.amount is None else data.amount
-    if amount > refundable or amount <= 0:
-        raise invalid(
-            "amount_too_large",
-            f"{amount} exceeds the {refundable} still refundable on {data.payment_intent_id}",
-            ("body", "refund", "amount"),
-        )
+    intent = await tx.reference(
+        "payment_intent", data.payment_intent_id, ("body", "refund", "payment_intent_id")
+    )
+    amount = _refund_amount(intent, data.amount)
     refund = {
         "refund_id": new_id("refund"),
         "payment_intent_id": intent["payment_intent_id"],
@@ -154,6 +141,22 @@ async def refund_intent(tx: Tx, data: RefundIn) -> Doc:
     await _note_on_session(tx, intent["_checkout_session_id"], refund)
     await tx.emit("refund.updated", "refund", present("refund", refund))
     return refund
+
+
+def _refund_amount(intent: Doc, wanted: int | None) -> int:
+    """What to refund: ``wanted`` or all that is left; 422 when that is not possible."""
+    intent_id = intent["payment_intent_id"]
+    if intent["status"] != PaymentIntentStatus.SUCCEEDED:
+        message = f"{intent_id} is {intent['status']}; only a succeeded payment can be refunded"
+        raise invalid(
+            "payment_intent_not_succeeded", message, ("body", "refund", "payment_intent_id")
+        )
+    refundable = intent["amount_received"] - intent.get("amount_refunded", 0)
+    amount = refundable if wanted is None else wanted
+    if not 0 < amount <= refundable:
+        message = f"{amount} exceeds the {refundable} still refundable on {intent_id}"
+        raise invalid("amount_too_large", message, ("body", "refund", "amount"))
+    return amount
 
 
 async def _note_on_session(tx: Tx, session_id: str, refund: Doc) -> None:

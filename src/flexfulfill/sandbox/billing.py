@@ -101,22 +101,7 @@ async def capture(tx: Tx, intent: Doc) -> None:
 
 async def start_subscription(tx: Tx, session: Doc) -> Doc:
     """An ``incomplete`` subscription and its open invoice, for a subscription-mode session."""
-    items, period = [], 30
-    for line in session["_line_items"]:
-        price = await tx.require("price", line["price"])
-        if price.get("recurring"):
-            recurring = price["recurring"]
-            period = PERIOD_DAYS[recurring["interval"]] * int(recurring.get("interval_count", 1))
-        items.append(
-            {
-                "subscription_item_id": new_id("subscription_item"),
-                "price": line["price"],
-                "quantity": line["quantity"],
-                "created_at": iso(tx.now),
-                "updated_at": iso(tx.now),
-                "test_mode": True,
-            }
-        )
+    items, period_days = await _items(tx, session)
     sub = {
         "subscription_id": new_id("subscription"),
         "status": SubscriptionStatus.INCOMPLETE,
@@ -124,24 +109,13 @@ async def start_subscription(tx: Tx, session: Doc) -> Doc:
         "items": items,
         "cancel_at_period_end": False,
         "current_period_start": iso(tx.now),
-        "current_period_end": iso(tx.now + period * 86400),
+        "current_period_end": iso(tx.now + period_days * 86400),
         "metadata": dict(session.get("metadata") or {}),
         "created_at": iso(tx.now),
         "test_mode": True,
         "_checkout_session_id": session["checkout_session_id"],
     }
-    invoice = {
-        "invoice_id": new_id("invoice"),
-        "total": session["amount_total"],
-        "amount_due": session["amount_total"],
-        "amount_paid": 0,
-        "customer": session["customer"],
-        "subscription": sub["subscription_id"],
-        "period_start": sub["current_period_start"],
-        "period_end": sub["current_period_end"],
-        "status": "open",
-        "test_mode": True,
-    }
+    invoice = _open_invoice(sub, session["amount_total"])
     sub["latest_invoice"] = invoice["invoice_id"]
     await tx.insert("subscription", sub)
     await tx.insert("invoice", invoice)
@@ -149,6 +123,28 @@ async def start_subscription(tx: Tx, session: Doc) -> Doc:
     await tx.emit("invoice.created", "invoice", present("invoice", invoice))
     session.update(subscription=sub["subscription_id"], invoice=invoice["invoice_id"])
     return invoice
+
+
+async def _items(tx: Tx, session: Doc) -> tuple[list[Doc], int]:
+    """Subscription items for the session's lines, and the recurring price's period in days."""
+    items, period_days = [], 30
+    for line in session["_line_items"]:
+        recurring = (await tx.require("price", line["price"])).get("recurring")
+        if recurring:
+            count = int(recurring.get("interval_count", 1))
+            period_days = PERIOD_DAYS[recurring["interval"]] * count
+        stamp = iso(tx.now)
+        items.append({"subscription_item_id": new_id("subscription_item"), "price": line["price"],
+                      "quantity": line["quantity"], "created_at": stamp, "updated_at": stamp,
+                      "test_mode": True})  # fmt: skip
+    return items, period_days
+
+
+def _open_invoice(sub: Doc, total: int) -> Doc:
+    return {"invoice_id": new_id("invoice"), "total": total, "amount_due": total, "amount_paid": 0,
+            "customer": sub["customer"], "subscription": sub["subscription_id"],
+            "period_start": sub["current_period_start"], "period_end": sub["current_period_end"],
+            "status": "open", "test_mode": True}  # fmt: skip
 
 
 async def _pay_invoice(tx: Tx, intent: Doc) -> None:

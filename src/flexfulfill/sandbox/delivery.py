@@ -86,9 +86,11 @@ class DeliveryEngine:
     async def _step(self) -> None:
         """Claim what is due (if there is room), then wait for more work or the next due time."""
         self._wake.clear()
-        room = self.concurrency - len(self._inflight)
+        # Room counts requests on the wire; sent-but-unrecorded messages stay excluded from
+        # claims (the in-flight set) without holding a slot while their batch commits.
+        room = self.concurrency - len(self._tasks)
         if room < self.concurrency // 2:
-            await self._wake.wait()  # the writer wakes us as deliveries finish
+            await self._wake.wait()  # finished requests wake us
             return
         jobs = await self._claim(room)
         for job in jobs:
@@ -118,7 +120,12 @@ class DeliveryEngine:
         self._inflight.add(job.message_id)
         task = asyncio.create_task(self._deliver(job))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if len(self._tasks) == self.concurrency // 2:
+            self.wake()  # room for a new batch
 
     async def _deliver(self, job: q.Job) -> None:
         box = self.faults

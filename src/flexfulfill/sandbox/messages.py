@@ -125,7 +125,11 @@ async def record_results(
             )
     await conn.execute(insert(t.attempts), attempt_rows)
     if message_rows:
-        query = update(M).where(M.c.message_id == bindparam("mid"))
+        # Only a still-pending message moves on: one canceled meanwhile (its endpoint disabled
+        # or deleted while this attempt was on the wire) stays canceled.
+        query = update(M).where(
+            M.c.message_id == bindparam("mid"), M.c.status == t.MessageStatus.PENDING
+        )
         values: dict[str, Any] = {
             "status": bindparam("st"),
             "failures": bindparam("f"),

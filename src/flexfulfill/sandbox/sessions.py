@@ -25,23 +25,28 @@ def is_eligible(line: Doc) -> bool:
 
 
 async def create_session(tx: Tx, data: SessionIn, base_url: str) -> Doc:
+    """Validate the request, price its lines and store an ``open`` session."""
     lines = [await _line(tx, item, i, data.mode) for i, item in enumerate(data.line_items)]
+    await _check(tx, data, lines)
+    return await tx.insert("checkout_session", _session_doc(data, lines, base_url, tx.now))
+
+
+async def _check(tx: Tx, data: SessionIn, lines: list[Doc]) -> None:
     if data.mode == "subscription" and not any(line["_recurring"] for line in lines):
+        message = "subscription mode needs at least one recurring price"
         raise invalid(
-            "recurring_price_required",
-            "subscription mode needs at least one recurring price",
-            ["body", "checkout_session", "line_items"],
+            "recurring_price_required", message, ["body", "checkout_session", "line_items"]
         )
     if data.customer is not None and await tx.get("customer", data.customer) is None:
-        raise invalid(
-            "customer_not_found",
-            f"No such customer: {data.customer!r}",
-            ["body", "checkout_session", "customer"],
-        )
+        message = f"No such customer: {data.customer!r}"
+        raise invalid("customer_not_found", message, ["body", "checkout_session", "customer"])
+
+
+def _session_doc(data: SessionIn, lines: list[Doc], base_url: str, now: float) -> Doc:
     session_id = new_id("checkout_session")
     subtotal = sum(line["amount_subtotal"] for line in lines)
     shipping = sum(line["amount_shipping"] for line in lines)
-    doc: Doc = {
+    return {
         "checkout_session_id": session_id,
         "status": CheckoutSessionStatus.OPEN,
         "mode": data.mode,
@@ -66,12 +71,11 @@ async def create_session(tx: Tx, data: SessionIn, base_url: str) -> Doc:
         "captures": [],
         "disputes": [],
         "total_details": {"amount_discount": 0, "amount_tax": 0, "amount_shipping": shipping},
-        "created_at": int(tx.now),
-        "expires_at": int(tx.now) + SESSION_LIFETIME,
+        "created_at": int(now),
+        "expires_at": int(now) + SESSION_LIFETIME,
         "test_mode": True,
         "_line_items": lines,
     }
-    return await tx.insert("checkout_session", doc)
 
 
 async def _line(tx: Tx, item: LineItemIn, index: int, mode: str) -> Doc:

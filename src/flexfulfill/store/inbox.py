@@ -1,15 +1,16 @@
 """The inbox: verified webhook messages stored durably before they are acknowledged.
 
-Writes go through a :class:`GroupCommit`: concurrent requests hand their row to one writer
-task, which inserts everything that is waiting in ONE transaction and answers each request
-after the commit that holds its row. An fsync per batch instead of per request is what makes
-durable acknowledgement fast (docs/architecture.md, "Receiver"). The insert is
-``ON CONFLICT (message_id) DO NOTHING RETURNING message_id``, so the writer learns which rows
-were new and which were redeliveries without a second query.
+Writes go through a :class:`GroupCommit`: concurrent requests hand their row to a writer task,
+which inserts everything that is waiting in ONE transaction and answers each request after the
+commit that holds its row. An fsync per batch instead of per request is what makes durable
+acknowledgement fast (docs/architecture.md, "Receiver"). Each writer learns which rows were new
+and which were redeliveries (same message id) in the same transaction: on PostgreSQL with
+``INSERT … ON CONFLICT (message_id) DO NOTHING RETURNING message_id``; on SQLite, where the
+transaction already holds the only write lock, with one ``SELECT`` of the known ids first.
 
-Each engine gets a dedicated writer connection outside the SQLAlchemy pool: a ``sqlite3``
-connection on its own thread (one thread hop per batch) or an ``asyncpg`` connection (one round
-trip per batch). Reads and every other write use the ordinary engine.
+Each engine gets dedicated writer connections outside the SQLAlchemy pool: one ``sqlite3``
+connection on its own thread (one thread hop per batch), or two ``asyncpg`` connections (one
+round trip per batch each). Reads and every other write use the ordinary engine.
 """
 
 from __future__ import annotations
@@ -108,16 +109,22 @@ class SqliteWriter:
         self._thread.shutdown(wait=True)
 
     def _insert(self, rows: Sequence[InboxRow]) -> set[str]:
+        # Few statements, few result rows: every sqlite3 call hands the GIL back and forth with
+        # the busy event loop thread, so a RETURNING row per insert costs more than one SELECT.
+        # Inside BEGIN IMMEDIATE no other writer can add an id between the SELECT and the INSERT.
         conn = self._connection()
+        ids = [r.message_id for r in rows]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            cursor = conn.execute(_sqlite_statement(len(rows)), _sqlite_params(rows))
-            inserted = {r[0] for r in cursor.fetchall()}
+            known = {r[0] for r in conn.execute(_sqlite_known(len(ids)), ids)}
+            new = [r for r in rows if r.message_id not in known]
+            if new:
+                conn.execute(_sqlite_insert(len(new)), _sqlite_params(new))
             conn.execute("COMMIT")
         except sqlite3.Error:
             self._disconnect()  # a fresh connection next time; the rollback is implied
             raise
-        return inserted
+        return {r.message_id for r in new}
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -134,12 +141,14 @@ class SqliteWriter:
             self._conn = None
 
 
-def _sqlite_statement(count: int) -> str:
+def _sqlite_known(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return f"SELECT message_id FROM webhook_events WHERE message_id IN ({marks})"  # noqa: S608
+
+
+def _sqlite_insert(count: int) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"] * count)
-    return (
-        f"INSERT INTO webhook_events ({_COLUMNS}) VALUES {values} "  # noqa: S608 (placeholders only)
-        "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
-    )
+    return f"INSERT INTO webhook_events ({_COLUMNS}) VALUES {values}"  # noqa: S608 (placeholders)
 
 
 def _sqlite_params(rows: Sequence[InboxRow]) -> list[object]:
@@ -192,19 +201,13 @@ class PostgresWriter:
         return self._conn
 
 
+_PG_FIELDS: tuple[str, ...] = ("message_id", "event_id", "event_type", "test_mode", "body")
+_PG_FIELDS += ("headers", "received_at", "status", "next_attempt_at", "last_error")
+
+
 def _pg_columns(rows: Sequence[InboxRow]) -> list[list[object]]:
-    return [
-        [r.message_id for r in rows],
-        [r.event_id for r in rows],
-        [r.event_type for r in rows],
-        [r.test_mode for r in rows],
-        [r.body for r in rows],
-        [r.headers for r in rows],
-        [r.received_at for r in rows],
-        [r.status.value for r in rows],
-        [r.next_attempt_at for r in rows],
-        [r.last_error for r in rows],
-    ]
+    """One array per column, in the order of ``_PG_INSERT``'s parameters."""
+    return [[getattr(r, name) for r in rows] for name in _PG_FIELDS]
 
 
 class GroupCommit:
@@ -257,9 +260,14 @@ class GroupCommit:
     async def _flush(
         self, writer: InboxWriter, batch: list[tuple[InboxRow, asyncio.Future[bool]]]
     ) -> None:
-        unique = list({row.message_id: row for row, _ in reversed(batch)}.values())
+        unique: dict[str, InboxRow] = {}
+        for row, _ in batch:  # arrival order; a repeated id is inserted once
+            unique.setdefault(row.message_id, row)
         try:
-            inserted = await writer.insert(unique)
+            inserted = await writer.insert(list(unique.values()))
+        except asyncio.CancelledError:  # shutting down mid-commit: unknown outcome, sender retries
+            _settle(batch, error=StoreUnavailable("the receiver stopped during the commit"))
+            raise
         except StoreUnavailable as exc:
             log.warning("inbox write failed, %d request(s) answered 503: %s", len(batch), exc)
             _settle(batch, error=exc)

@@ -42,6 +42,7 @@ def _order_filter(q: str, status: str) -> list[Any]:
         conditions.append(
             or_(
                 func.lower(orders.c.email).like(like),
+                func.lower(customers.c.email).like(like),
                 func.lower(orders.c.checkout_session_id).like(like),
                 func.lower(orders.c.client_reference_id).like(like),
                 func.lower(orders.c.customer_name).like(like),
@@ -52,19 +53,35 @@ def _order_filter(q: str, status: str) -> list[Any]:
     return conditions
 
 
+# An order whose session did not carry the email still shows (and finds) its customer's.
+_WITH_CUSTOMER = orders.outerjoin(customers, customers.c.customer_id == orders.c.customer_id)
+
+
 async def list_orders(conn: AsyncConnection, *, q: str = "", status: str = "") -> list[Row]:
     """The newest orders matching ``q`` (email, session id, client reference, name)."""
-    stmt = select(orders).where(*_order_filter(q, status)).order_by(orders.c.id.desc()).limit(PAGE)
+    email = func.coalesce(orders.c.email, customers.c.email).label("email")
+    columns = [c for c in orders.c if c.name != "email"]
+    stmt = (
+        select(*columns, email)
+        .select_from(_WITH_CUSTOMER)
+        .where(*_order_filter(q, status))
+        .order_by(orders.c.id.desc())
+        .limit(PAGE)
+    )
     return await _rows(conn, stmt)
 
 
 async def order_totals(conn: AsyncConnection, *, q: str = "", status: str = "") -> Row:
     """Count, total paid and total refunded over every order the filter matches."""
-    stmt = select(
-        func.count().label("count"),
-        func.coalesce(func.sum(orders.c.amount_total), 0).label("amount_total"),
-        func.coalesce(func.sum(orders.c.amount_refunded), 0).label("amount_refunded"),
-    ).where(*_order_filter(q, status))
+    stmt = (
+        select(
+            func.count().label("count"),
+            func.coalesce(func.sum(orders.c.amount_total), 0).label("amount_total"),
+            func.coalesce(func.sum(orders.c.amount_refunded), 0).label("amount_refunded"),
+        )
+        .select_from(_WITH_CUSTOMER)
+        .where(*_order_filter(q, status))
+    )
     return dict((await conn.execute(stmt)).mappings().one())
 
 
