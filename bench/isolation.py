@@ -36,8 +36,10 @@ from bench.growth import (
     process,
     seed_postgres,
     seed_sqlite,
+    wrk,
 )
-from bench.ingest import PG_ADMIN, SECRET, event_body, free_port, measure, write_pool
+from bench.ingest import PG_ADMIN, SECRET, event_body
+from bench.ingest_wrk import free_port
 from bench.isolation_parts import backlog_rows, capture_templates
 from bench.report import machine, write_section
 from flexfulfill.config import normalize_database_url
@@ -129,8 +131,8 @@ def naive_case(url: str, work: Path, label: str, flex: int, smtp: int) -> Row:
         "warning",
     ]
     with process(cmd, env, work / "naive.log", port):
-        result = measure(label, port, write_pool(work, event_body()))
-    return Row("", label, result.rps, result.p99_ms)
+        rps, p99 = wrk(port, work, event_body())
+    return Row("", label, rps, p99)
 
 
 async def _naive_table(url: str) -> None:
@@ -267,6 +269,27 @@ def main() -> None:
             for engine in os.environ.get("ISOLATION_ENGINES", "sqlite,postgres").split(","):
                 with database(engine, work) as url:
                     rows += run_engine(engine, url, work, deps)
+    report(rows)
+
+
+def verdict(rows: list[Row]) -> str:
+    """The cases below 0.9× idle, and why this machine makes them so."""
+    misses = []
+    for r in rows:
+        idle = next(b.rps for b in rows if b.engine == r.engine)
+        if not r.case.startswith(("receiver alone", "naive")) and r.rps / idle < 0.9:
+            misses.append(f"{r.engine} {r.rps / idle:.2f}× ({r.case.lstrip('… ')})")
+    if not misses:
+        return "Every case meets the goal."
+    return (
+        f"Below the goal: {'; '.join(misses)}. On 2 shared cores wrk, the receiver, the worker "
+        "and the fakes compete for the same CPU; on SQLite the worker's transactions and the "
+        "receiver's group commits also take turns at the one write lock. The worker's own pace "
+        "(drained events/s) is far below the fulfillment goal and is reported in its section."
+    )
+
+
+def report(rows: list[Row]) -> None:
     section = f"""## Isolation (`bench/isolation.py`)
 
 Command: `{COMMAND}`. Machine: {machine()}. wrk as in bench/ingest.py (32 connections,
@@ -280,6 +303,8 @@ against the receiver alone in the same run; "drained" counts events the worker f
 the wrk run. Goal: ≥ 0.9× idle while draining; slow dependencies leave acknowledgements alone.
 
 {table(rows)}
+
+{verdict(rows)}
 """
     write_section("isolation", section)
     print(section)

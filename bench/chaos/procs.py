@@ -56,12 +56,15 @@ class Service:
     proc: asyncio.subprocess.Process | None = None
     kills: int = 0
     starts: int = 0
+    crashes: list[int] = field(default_factory=list)  # exit codes of ends we did not cause
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
     async def start(self, *, wait: bool = True) -> None:
+        if self.proc is not None and self.proc.returncode not in (None, -signal.SIGKILL):
+            self.crashes.append(self.proc.returncode)
         with self.log.open("ab") as out:
             out.write(f"\n--- start {self.starts + 1} at {time.time():.3f}\n".encode())
             self.proc = await asyncio.create_subprocess_exec(
@@ -130,11 +133,14 @@ class Fleet:
 
     def exits(self) -> list[str]:
         """Processes that ended on their own (not by our kill): a crash worth reading."""
-        return [
-            f"{s.name} (exit {s.proc.returncode}, log {s.log})"
-            for s in self.services.values()
-            if s.proc is not None and s.proc.returncode not in (None, -signal.SIGKILL)
-        ]
+        found = []
+        for s in self.services.values():
+            codes = list(s.crashes)
+            if s.proc is not None and s.proc.returncode not in (None, -signal.SIGKILL):
+                codes.append(s.proc.returncode)
+            if codes:
+                found.append(f"{s.name} (exit {codes}, log {s.log})")
+        return found
 
 
 def base_env(**values: str) -> dict[str, str]:

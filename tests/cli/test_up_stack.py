@@ -30,11 +30,6 @@ async def _receipt_of(engine: AsyncEngine, session_id: str) -> tuple[str | None,
             await asyncio.sleep(0.2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fulfillment takes the email from an expanded customer or the session's defaults "
-    "only; get_checkout_session(..., expand_customer=True) in fulfill_checkout would fix it",
-)
 async def test_a_checkout_without_prefilled_email_gets_its_receipt(tmp_path: Path) -> None:
     """The shopper's email typed at checkout (no defaults on the session) receives the receipt."""
     async with local_stack(

@@ -6,18 +6,22 @@ from typing import Any
 
 import httpx
 import pytest
-from dashboard_seed import USER, csrf_of
-from sqlalchemy import insert, select
+from dashboard_seed import USER, csrf_of, log_in
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from flexfulfill.cli.dashboard_commands import dashboard_component
+from flexfulfill.config import Settings
 from flexfulfill.store.tables import (
     audit_log,
+    mailbox,
     orders,
     outbox,
     stock,
     stock_movements,
     webhook_events,
 )
+from flexfulfill.web.app import build_app
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -151,3 +155,19 @@ async def test_an_order_without_email_shows_and_finds_its_customers(
     page = (await operator.get("/dashboard/orders", params={"q": "ana@example"})).text
     row = next(r for r in page.split("<tr") if "fcs_01NOEMAIL" in r)
     assert "ana@example.com" in row
+
+
+async def test_a_receipt_sent_elsewhere_is_shown_as_rendered_from_its_snapshot(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """Without the local mailbox's copy, the order page renders the outbox snapshot instead."""
+    async with engine.begin() as conn:
+        await conn.execute(delete(mailbox))
+    router = dashboard_component(settings, engine).routers[0]
+    app = build_app(settings, engine, routers=[router])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dash.test") as http:
+        assert (await log_in(http)).status_code == 303
+        page = (await http.get("/dashboard/orders/1")).text
+    assert "As rendered from its outbox snapshot" in page
+    assert "Compression socks" in page.split("As rendered from its outbox snapshot")[1]

@@ -210,3 +210,21 @@ async def test_an_expired_lease_returns_the_row_and_the_late_worker_commits_noth
     assert await count(services.engine, "orders") == 1
     assert await count(services.engine, "event_attempts", outcome="lease_expired") == 1
     assert await count(services.engine, "event_attempts", outcome="done") == 1
+
+
+async def test_the_receipt_goes_to_the_customer_when_the_session_only_names_them(
+    services: Services, flex: FakeFlex
+) -> None:
+    """No contact defaults on the session: the customer is fetched, stored, and addressed."""
+    from flexfulfill.flex import Customer
+
+    session = flex.add_checkout([("fprod_a", 1, 500)])
+    flex.customers["fcus_77"] = Customer(customer_id="fcus_77", email="grace@example.com")
+    flex.sessions[session] = flex.sessions[session].model_copy(
+        update={"defaults": None, "customer": "fcus_77"}
+    )
+    await fulfill_checkout(services, session)
+    async with services.engine.connect() as conn:
+        recipient = (await conn.execute(select(outbox.c.recipient))).scalar_one()
+    assert recipient == "grace@example.com"
+    assert await count(services.engine, "customers", customer_id="fcus_77") == 1

@@ -64,3 +64,52 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.stdout
+
+
+def test_stock_import_from_flex_tracks_every_product_the_sandbox_lists(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`stock import --from-flex` against `flexfulfill sandbox` (a process on loopback)."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = shutil.which("flexfulfill", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    cmd = [exe, "sandbox", "--port", str(port), "--database", str(tmp_path / "sb.sqlite3")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    headers = {"authorization": "Bearer fsk_test_cli"}
+    try:
+        with httpx.Client(base_url=base, headers=headers) as flex:
+            for _ in range(200):
+                try:
+                    flex.get("/v1/products").raise_for_status()
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            for name in ("Thermometer", "Bandage"):
+                flex.post("/v1/products", json={"product": {"name": name}}).raise_for_status()
+        flex_env = {**env, "FLEX_API_KEY": "fsk_test_cli", "FLEX_API_BASE": base}
+        runner = CliRunner()
+        imported = runner.invoke(
+            app, ["stock", "import", "--from-flex", "--on-hand", "7"], env=flex_env
+        )
+        assert imported.exit_code == 0, imported.stdout
+        again = runner.invoke(app, ["stock", "import", "--from-flex"], env=flex_env)
+        assert "0 product(s)" in again.stdout
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    listed = json.loads(runner.invoke(app, ["stock", "list", "--json"], env=env).stdout)
+    assert sorted((row["name"], row["on_hand"]) for row in listed) == [
+        ("Bandage", 7),
+        ("Thermometer", 7),
+    ]

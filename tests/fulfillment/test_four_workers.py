@@ -67,6 +67,7 @@ def _rows(bodies: list[bytes]) -> list[dict[str, object]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_four_workers_process_2000_events_with_30_percent_duplicates_exactly_once(
     database_url: str, engine: AsyncEngine, flex: FakeFlex

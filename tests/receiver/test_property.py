@@ -109,7 +109,7 @@ def test_any_request_gets_2xx_or_4xx_and_only_verified_messages_are_stored(
     with httpx.Client(base_url=served_in_thread, timeout=30) as client:
 
         @settings(
-            max_examples=120,
+            max_examples=80,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture],
         )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from receiver_helpers import BODY_LIMIT, SECRET, Receiver, event, signed
+from svix.webhooks import Webhook
 
 OTHER = "whsec_" + base64.b64encode(b"a different endpoint secret").decode()
 
@@ -206,3 +208,40 @@ async def _post_distinct(client: httpx.AsyncClient, receiver: Receiver, i: int) 
 def _host_port(base: str) -> tuple[str, int]:
     host, port = base.removeprefix("http://").split(":")
     return host, int(port)
+
+
+async def test_a_message_signed_by_the_svix_library_is_accepted(receiver: Receiver) -> None:
+    """What the official svix package signs, the receiver verifies and stores."""
+    stamp = datetime.fromtimestamp(receiver.clock.now(), tz=UTC)
+    body = event(event_id="evt_svix").decode()
+    headers = {
+        "svix-id": "msg_from_svix",
+        "svix-timestamp": str(int(stamp.timestamp())),
+        "svix-signature": Webhook(SECRET).sign("msg_from_svix", stamp, body),
+    }
+    response = await receiver.client.post("/webhook", content=body.encode(), headers=headers)
+    assert response.status_code == 200
+    assert [r["message_id"] for r in await receiver.rows()] == ["msg_from_svix"]
+
+
+@pytest.mark.parametrize(
+    ("names", "bare"),
+    [
+        (("webhook-id", "webhook-timestamp", "webhook-signature"), False),
+        (("flex-event-id", "flex-timestamp", "flex-signature"), True),
+    ],
+)
+async def test_standard_and_legacy_header_families_are_accepted(
+    receiver: Receiver, names: tuple[str, str, str], bare: bool
+) -> None:
+    """webhook-* (Standard Webhooks) and Flex's legacy flex-* (bare signature) both store."""
+    body = event()
+    svix = signed("msg_family", body, timestamp=receiver.clock.now())
+    signature = svix["svix-signature"].removeprefix("v1,") if bare else svix["svix-signature"]
+    values = (svix["svix-id"], svix["svix-timestamp"], signature)
+    response = await receiver.client.post(
+        "/webhook", content=body, headers=dict(zip(names, values, strict=True))
+    )
+    assert response.status_code == 200
+    [row] = await receiver.rows()
+    assert json.loads(str(row["headers"]))[names[2]] == signature

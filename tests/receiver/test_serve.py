@@ -141,3 +141,24 @@ def test_several_worker_processes_share_the_port_and_each_ack_is_stored(
         proc.wait(timeout=30)
     assert all(a.status_code == 200 for a in answers)
     assert asyncio.run(_stored_ids(database_url)) == set(bodies)
+
+
+def test_serve_with_an_unreachable_database_says_what_to_check(tmp_path: Path) -> None:
+    """A database that does not answer stops `serve` with one clear message, password hidden."""
+    env = {
+        **os.environ,
+        "FLEX_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": "postgresql://shop:hunter2@127.0.0.1:1/shop",
+    }
+    done = subprocess.run(
+        [str(CLI), "serve", "--port", str(_free_port())],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Check DATABASE_URL" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

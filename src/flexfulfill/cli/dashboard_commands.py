@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from flexfulfill.cli.serve_commands import Component
-    from flexfulfill.web.dashboard import Reconcile
+    from flexfulfill.web.dashboard import Preview, Reconcile
 
 console = Console(stderr=True)
 dashboard_app = typer.Typer(help="The operators' dashboard at /dashboard.", no_args_is_help=True)
@@ -60,9 +60,28 @@ def dashboard_component(settings: Settings, engine: AsyncEngine) -> Component:
     from flexfulfill.cli.serve_commands import Component
     from flexfulfill.web.dashboard import dashboard_router
 
-    return Component(
-        routers=[dashboard_router(settings, engine, reconcile=_reconcile(settings, engine))]
+    router = dashboard_router(
+        settings, engine, reconcile=_reconcile(settings, engine), preview=_preview(settings)
     )
+    return Component(routers=[router])
+
+
+def _preview(settings: Settings) -> Preview:
+    """Receipt snapshots rendered with the same (validated) templates the sender uses."""
+    from flexfulfill.bootstrap import build_receipt_renderer
+    from flexfulfill.domain.receipts import Receipt
+    from flexfulfill.mail import RenderError
+
+    renderer = build_receipt_renderer(settings)
+
+    def preview(payload: str) -> dict[str, Any] | None:
+        try:
+            rendered = renderer.render(Receipt.from_json(payload))
+        except (RenderError, ValueError, TypeError, KeyError):
+            return None  # a payload the templates cannot show: the page shows the row alone
+        return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+
+    return preview
 
 
 def _reconcile(settings: Settings, engine: AsyncEngine) -> Reconcile | None:

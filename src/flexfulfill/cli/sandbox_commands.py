@@ -15,7 +15,7 @@ from rich.table import Table
 from flexfulfill.sandbox.app import build_sandbox
 from flexfulfill.sandbox.faults import Faults
 from flexfulfill.sandbox.retry import FIVE_DAYS, RetryPolicy
-from flexfulfill.sandbox.runner import new_test_key, run_async, serve
+from flexfulfill.sandbox.runner import new_test_key, run_async, serve_until_signal
 from flexfulfill.sandbox.trigger import TriggerRequest, run_trigger
 
 console = Console()
@@ -78,18 +78,20 @@ async def _serve(host: str, port: int, url: str, policy: RetryPolicy, faults: Fa
     app, state = build_sandbox(url, policy=policy, faults=faults, seed=faults.seed)
     await state.start()
     try:
-        async with serve(app, host, port) as bound:
-            table = Table(title="Flex sandbox", show_header=False)
-            table.add_row("API base", f"http://{host}:{bound}")
-            table.add_row("API key", f"{new_test_key()}  (any fsk_test_… key works)")
-            table.add_row(
-                "Database", url.split("///")[-1] if url.startswith("sqlite") else "(given URL)"
-            )
-            console.print(table)
-            await asyncio.Event().wait()
+        await serve_until_signal(app, host, port, lambda bound: _banner(host, bound, url))
     finally:
         await state.stop()
         await state.store.engine.dispose()
+
+
+def _banner(host: str, port: int, url: str) -> None:
+    table = Table(title="Flex sandbox", show_header=False)
+    table.add_row("API base", f"http://{host}:{port}")
+    table.add_row("API key", f"{new_test_key()}  (any fsk_test_… key works)")
+    where = url.split("///")[-1] if url.startswith("sqlite") else "(the given database URL)"
+    table.add_row("Database", where)
+    table.add_row("Stop", "Ctrl-C")
+    console.print(table)
 
 
 def trigger(

@@ -73,8 +73,8 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface [default: FLEXFULFILL_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: FLEXFULFILL_PORT, 4242]")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default: FLEXFULFILL_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: FLEXFULFILL_PORT, 4242)")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes sharing the port")] = 1,
 ) -> None:
     """Run the merchant server: POST /webhook, /healthz, /readyz, /metrics.
@@ -159,7 +159,7 @@ async def _is_empty(engine: AsyncEngine) -> bool:
 
 
 def demo(
-    db: Annotated[Path | None, typer.Option(help="SQLite file [default: a temporary one]")] = None,
+    db: Annotated[Path | None, typer.Option(help="SQLite file (default: a temporary one)")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON")] = False,
 ) -> None:
     """Start the receiver on SQLite, post signed webhooks to it, show what was stored.

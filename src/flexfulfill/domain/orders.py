@@ -20,6 +20,12 @@ def is_paid(session: CheckoutSession) -> bool:
     return session.status == PAID_STATUS
 
 
+def needs_customer(session: CheckoutSession) -> bool:
+    """Whether the receipt's address must come from the customer object (not expanded here)."""
+    has_email = bool(session.defaults and session.defaults.email)
+    return isinstance(session.customer, str) and not has_email
+
+
 @dataclass(frozen=True)
 class LineDraft:
     line_item_id: str

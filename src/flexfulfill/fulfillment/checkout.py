@@ -19,9 +19,10 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flexfulfill.domain.orders import LineDraft, OrderDraft, is_paid
+from flexfulfill.domain.orders import LineDraft, OrderDraft, is_paid, needs_customer
 from flexfulfill.domain.receipts import ReceiptSubscription, receipt_message_id
 from flexfulfill.domain.subscriptions import SubscriptionState
+from flexfulfill.flex import Customer
 from flexfulfill.fulfillment.context import Services, log
 from flexfulfill.fulfillment.registry import FulfilledOrder
 from flexfulfill.store import customers as customer_store
@@ -54,6 +55,7 @@ class CheckoutPlan:
     draft: OrderDraft
     subscription: SubscriptionState | None
     fetched_at: float
+    customer: Customer | None = None
 
 
 class NotComplete(Exception):
@@ -102,8 +104,12 @@ async def plan_checkout(services: Services, session_id: str) -> CheckoutPlan:
     if session.subscription:
         sub = await services.flex.get_subscription(session.subscription)
         subscription = SubscriptionState.from_api(sub)
+    customer = None
+    if needs_customer(session) and session.customer_id:
+        customer = await services.flex.get_customer(session.customer_id)
+        session = session.model_copy(update={"customer": customer})
     draft = OrderDraft.from_api(session, items, list(intents))
-    return CheckoutPlan(draft, subscription, fetched_at)
+    return CheckoutPlan(draft, subscription, fetched_at, customer)
 
 
 async def apply_checkout(
@@ -124,6 +130,8 @@ async def apply_checkout(
         )
     await order_store.refresh_amounts(conn, order_id, now)
     await _subscription(conn, plan, order_id, now)
+    if plan.customer is not None:
+        await customer_store.upsert_customer(conn, plan.customer, now)
     await _receipt(conn, services, plan, order_id, now)
     # Stock last: its rows are the hot ones every order locks, so they are held the least.
     await _stock(conn, order_id, draft.checkout_session_id, lines, now)

@@ -22,6 +22,7 @@ from flexfulfill.sandbox.delivery import DeliveryEngine
 from flexfulfill.sandbox.errors import SandboxError, error_body
 from flexfulfill.sandbox.faults import FaultBox, Faults
 from flexfulfill.sandbox.guard import Guard
+from flexfulfill.sandbox.idempotency import Idempotency
 from flexfulfill.sandbox.retry import RetryPolicy
 from flexfulfill.sandbox.state import SandboxState
 from flexfulfill.sandbox.store import SandboxStore
@@ -47,7 +48,7 @@ def build_sandbox(
     store = SandboxStore(make_engine(normalize_database_url(database_url)))
     engine = DeliveryEngine(store, clock, policy, box, concurrency=concurrency)
     state = SandboxState(store, engine, clock, box, policy)
-    return Guard(build_api(state), box), state
+    return Guard(Idempotency(build_api(state), store, clock), box), state
 
 
 def build_api(state: SandboxState) -> FastAPI:

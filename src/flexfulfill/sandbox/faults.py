@@ -2,8 +2,8 @@
 
 Delivery faults test the merchant's receiver the way production treats it (duplicates,
 reordering, lost first attempts, late and skewed messages); API faults test the merchant's
-Flex client (429 with ``Retry-After``, 5xx). All randomness comes from one seedable
-``random.Random``, so a failing run can be replayed with the same seed.
+Flex client (429 with ``Retry-After``, 5xx, an answer lost after the commit). All randomness
+comes from one seedable ``random.Random``, so a failing run can be replayed with the same seed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,18 @@ class ApiFault(BaseModel):
     retry_after: int = Field(default=1, ge=0, description="Retry-After seconds (429 only)")
 
 
+class LostResponse(BaseModel):
+    """Carry out a POST and commit, then lose its answer: the next ``next_n`` POSTs, or each
+    with probability ``rate``. The client sees a 500, or with ``drop_connection`` a connection
+    closed in the middle of the answer; only an ``Idempotency-Key`` makes its retry safe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    next_n: int = Field(default=0, ge=0)
+    drop_connection: bool = False
+
+
 class Faults(BaseModel):
     """Every fault the sandbox can inject; all off by default."""
 
@@ -37,6 +49,7 @@ class Faults(BaseModel):
     signing_clock_skew: float = Field(default=0.0, ge=-86_400.0, le=86_400.0)
     api_429: ApiFault = Field(default_factory=lambda: ApiFault(status=429))
     api_5xx: ApiFault = Field(default_factory=lambda: ApiFault(status=503))
+    lose_response_after_commit: LostResponse = Field(default_factory=LostResponse)
     seed: int | None = None
 
 
@@ -79,3 +92,11 @@ class FaultBox:
             if self.chance(fault.rate):
                 return fault
         return None
+
+    def take_lost_response(self) -> LostResponse | None:
+        """Whether to lose this POST's answer after carrying it out."""
+        fault = self.faults.lose_response_after_commit
+        if fault.next_n > 0:
+            fault.next_n -= 1
+            return fault
+        return fault if self.chance(fault.rate) else None

@@ -13,7 +13,7 @@ import asyncio
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -136,6 +136,24 @@ async def run_sandbox(
 @asynccontextmanager
 async def serve(app: Any, host: str, port: int) -> AsyncIterator[int]:
     """Serve ``app`` with uvicorn in this event loop; yields the bound port."""
+    server, task, bound = await _start(app, host, port)
+    try:
+        yield bound
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def serve_until_signal(
+    app: Any, host: str, port: int, on_ready: Callable[[int], None]
+) -> None:
+    """Serve until uvicorn stops on SIGINT/SIGTERM; ``on_ready`` gets the bound port."""
+    _server, task, bound = await _start(app, host, port)
+    on_ready(bound)
+    await task
+
+
+async def _start(app: Any, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", lifespan="off", ws="none", access_log=False
     )
@@ -145,8 +163,4 @@ async def serve(app: Any, host: str, port: int) -> AsyncIterator[int]:
         if task.done():
             task.result()  # raises why uvicorn could not start (port in use …)
         await asyncio.sleep(0.005)
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+    return server, task, server.servers[0].sockets[0].getsockname()[1]

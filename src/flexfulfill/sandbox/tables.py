@@ -3,7 +3,8 @@
 Flex objects are JSON documents in one table (``sandbox_objects``): the sandbox reads and
 writes whole objects, so a document store keeps every resource a few lines of code. Events,
 webhook endpoints, messages and attempts have their own tables because delivery queries them
-by column on its hot path.
+by column on its hot path. ``sandbox_idempotency_keys`` keeps each keyed POST's answer
+(sandbox/idempotency.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -112,4 +114,20 @@ attempts = Table(
     Column("response_excerpt", Text, nullable=False, default=""),
     Column("duplicate", Boolean, nullable=False, default=False),
     Column("next_attempt_at", Float, nullable=True),
+)
+
+idempotency_keys = Table(
+    "sandbox_idempotency_keys",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("api_key_hash", String(64), nullable=False),  # SHA-256 of the API key, never the key
+    Column("idempotency_key", String(255), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", Text, nullable=False),  # with the query string
+    Column("request_hash", String(64), nullable=False),  # SHA-256 of the canonical JSON body
+    Column("status_code", Integer, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON [[name, value], …] as first answered
+    Column("body", LargeBinary, nullable=False),  # the exact bytes first answered
+    Column("created_at", Float, nullable=False, index=True),  # sandbox clock; expiry
+    UniqueConstraint("api_key_hash", "idempotency_key", name="sandbox_idempotency_keys_key"),
 )

@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flexfulfill.clock import Clock
 from flexfulfill.config import ConfigError, Settings
 from flexfulfill.flex import Verifier
-from flexfulfill.store.inbox import GroupCommit, InboxWriter, open_writers
+from flexfulfill.store.inbox import GroupCommit, InboxWriter
+from flexfulfill.store.inbox_writers import open_writers
 from flexfulfill.web.health import health_router
 from flexfulfill.web.metrics import ReceiverMetrics
 from flexfulfill.web.receiver import Receive, Scope, Send, WebhookReceiver

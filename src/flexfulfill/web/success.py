@@ -57,8 +57,11 @@ def _result(wants_json: bool, result: FulfillResult) -> Response:
 
 def _answer(wants_json: bool, code: int, kind: str, message: str, **extra: object) -> Response:
     if wants_json:
-        text = re.sub(r"<[^>]+>", "", message)
-        return JSONResponse({"result": kind, "message": text, **extra}, status_code=code)
+        title, _, body = (
+            " ".join(re.sub(r"<[^>]+>", " ", part).split()) for part in message.partition("</h1>")
+        )
+        payload = {"result": kind, "title": title, "message": body, **extra}
+        return JSONResponse(payload, status_code=code)
     headers = {"Retry-After": "30"} if code == 503 else None
     return HTMLResponse(_PAGE.format(body=message), status_code=code, headers=headers)
 

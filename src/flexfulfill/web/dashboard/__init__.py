@@ -21,11 +21,12 @@ from flexfulfill.web.dashboard.access import (
     operator,
 )
 from flexfulfill.web.dashboard.actions import Reconcile
+from flexfulfill.web.dashboard.order_view import Preview
 from flexfulfill.web.dashboard.pages import pages_router
 from flexfulfill.web.dashboard.posts import posts_router
 from flexfulfill.web.dashboard.render import HERE, templates
 
-__all__ = ["PREFIX", "Reconcile", "dashboard_router"]
+__all__ = ["PREFIX", "Preview", "Reconcile", "dashboard_router"]
 
 STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
 
@@ -36,8 +37,13 @@ def dashboard_router(
     *,
     clock: Clock | None = None,
     reconcile: Reconcile | None = None,
+    preview: Preview | None = None,
 ) -> APIRouter:
-    """Every dashboard route under ``/dashboard``; all but the login need a signed-in operator."""
+    """Every dashboard route under ``/dashboard``; all but the login need a signed-in operator.
+
+    ``reconcile`` runs one reconciliation (the button is off without it); ``preview`` renders
+    a receipt snapshot for orders whose mail the local SMTP server did not receive.
+    """
     clock = clock or Clock()
     sessions = None
     if settings.dashboard_user and settings.dashboard_password_hash:
@@ -54,6 +60,7 @@ def dashboard_router(
         sessions=sessions,
         views=templates(),
         reconcile=reconcile,
+        preview=preview,
     )
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -27,6 +27,7 @@ from flexfulfill.web.auth import (
     verify_password,
 )
 from flexfulfill.web.dashboard.actions import Reconcile, record
+from flexfulfill.web.dashboard.order_view import Preview
 from flexfulfill.web.dashboard.render import SECURITY_HEADERS, is_fragment
 
 PREFIX = "/dashboard"
@@ -48,6 +49,7 @@ class Dashboard:
     sessions: Sessions | None
     views: Jinja2Templates
     reconcile: Reconcile | None = None
+    preview: Preview | None = None
 
     def session_of(self, request: Request) -> Session | None:
         if self.sessions is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -32,8 +33,13 @@ from flexfulfill.store.tables import (
 )
 from flexfulfill.web.dashboard.queries import Row, _rows, attempts_for
 
+# Renders an outbox payload (the receipt snapshot) to {"subject", "text", "html"}, or None.
+Preview = Callable[[str], dict[str, Any] | None]
 
-async def order_page(conn: AsyncConnection, order_id: int) -> Row | None:
+
+async def order_page(
+    conn: AsyncConnection, order_id: int, *, preview: Preview | None = None
+) -> Row | None:
     """Everything the order page shows, or None for an unknown order."""
     found = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
     if found is None:
@@ -49,7 +55,7 @@ async def order_page(conn: AsyncConnection, order_id: int) -> Row | None:
         "movements": await _movements(conn, [int(line["id"]) for line in lines]),
         "customer": await _customer(conn, order.get("customer_id")),
         "subscription": await _subscription(conn, order.get("subscription_id")),
-        "receipts": await receipts_for(conn, order_id),
+        "receipts": await receipts_for(conn, order_id, preview),
         "timeline": await timeline(conn, order, [p["payment_intent_id"] for p in pays]),
     }
 
@@ -87,11 +93,17 @@ async def _subscription(conn: AsyncConnection, subscription_id: str | None) -> R
     return dict(found._mapping) if found else None
 
 
-async def receipts_for(conn: AsyncConnection, order_id: int) -> list[Row]:
-    """The order's outbox rows, each with the message the local SMTP server received, if any."""
-    rows = await _rows(conn, select(outbox).where(outbox.c.order_id == order_id))
+async def receipts_for(
+    conn: AsyncConnection, order_id: int, preview: Preview | None = None
+) -> list[Row]:
+    """The order's outbox rows, each with the message as the local SMTP server received it or,
+    with a real SMTP server, as rendered from the row's snapshot (exactly what the sender sends)."""
+    stmt = select(outbox).where(outbox.c.order_id == order_id).order_by(outbox.c.id)
+    rows = await _rows(conn, stmt)
     for row in rows:
         row["delivered"] = await _delivered(conn, row.get("message_id"))
+        if row["delivered"] is None and preview is not None:
+            row["rendered"] = preview(str(row["payload"]))
     return rows
 
 

@@ -54,7 +54,7 @@ def _commerce_pages(router: APIRouter, dash: Dashboard) -> None:
     @router.get("/orders/{order_id}", response_class=HTMLResponse)
     async def order(request: Request, order_id: int) -> Response:
         async with dash.reader.connect() as conn:
-            found = await order_page(conn, order_id)
+            found = await order_page(conn, order_id, preview=dash.preview)
         if found is None:
             raise HTTPException(404, f"no order {order_id}; search the orders list")
         return await show(request, "order.html", **found)

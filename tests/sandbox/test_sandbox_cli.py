@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 from typer.testing import CliRunner
@@ -69,3 +76,31 @@ def test_the_sandbox_command_documents_its_defaults() -> None:
     assert result.exit_code == 0
     assert "4243" in result.output
     assert "Example" in result.output
+
+
+def test_the_sandbox_command_serves_its_database_file_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """`flexfulfill sandbox --port N` answers /v1 and exits cleanly on SIGINT."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "flexfulfill"), "sandbox", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    try:
+        answer = _first_answer(f"http://127.0.0.1:{port}/v1/customers")
+        assert answer.status_code == 200
+        assert (tmp_path / "flexfulfill-sandbox.sqlite3").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def _first_answer(url: str) -> httpx.Response:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return httpx.get(url, headers={"authorization": "Bearer fsk_test_cli"})
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
