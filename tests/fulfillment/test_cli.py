@@ -113,3 +113,31 @@ def test_stock_import_from_flex_tracks_every_product_the_sandbox_lists(
         ("Bandage", 7),
         ("Thermometer", 7),
     ]
+
+
+def _insert_dead_event(env: dict[str, str], message_id: str) -> None:
+    import sqlite3
+
+    path = env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO webhook_events (message_id, event_type, body, headers, received_at,"
+            " status, attempts, last_error) VALUES (?, 'checkout.session.completed', ?, '{}',"
+            " 1700000000, 'dead', 8, 'boom')",
+            (message_id, b"{}"),
+        )
+
+
+def test_replay_of_dead_events_with_wait_reports_what_no_worker_picked_up(
+    env: dict[str, str],
+) -> None:
+    """`events replay --dead --wait` re-queues each dead row and says how many are still queued."""
+    for n in range(3):
+        _insert_dead_event(env, f"msg_dead_{n}")
+    runner = CliRunner()
+    args = ["events", "replay", "--dead", "--wait", "--wait-timeout", "0.2", "--json"]
+    replayed = runner.invoke(app, args, env=env)
+    assert replayed.exit_code == 0, replayed.stdout
+    assert json.loads(replayed.stdout) == {"replayed": 3, "still_queued": 3}
+    listed = runner.invoke(app, ["events", "list", "--json"], env=env).stdout.splitlines()
+    assert sorted(json.loads(line)["status"] for line in listed) == ["pending"] * 3

@@ -11,13 +11,16 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flexfulfill.bootstrap import build_engine
 from flexfulfill.config import Settings
 from flexfulfill.store import event_log
 from flexfulfill.store.statuses import EventStatus
+from flexfulfill.store.tables import webhook_events
 
 console = Console()
 events_app = typer.Typer(help="Inspect and replay stored webhook events.", no_args_is_help=True)
@@ -103,11 +106,16 @@ def show(
 
 
 @events_app.command(
-    "replay", epilog="Example: flexfulfill events replay 42   |   flexfulfill events replay --dead"
+    "replay",
+    epilog="Example: flexfulfill events replay 42   |   flexfulfill events replay --dead --wait",
 )
 def replay(
     row_ids: Annotated[list[int] | None, typer.Argument(help="Row ids to replay")] = None,
     dead: bool = typer.Option(False, "--dead", help="Replay every dead event"),
+    wait: bool = typer.Option(
+        False, "--wait", help="Show progress until a running worker has processed them"
+    ),
+    wait_timeout: float = typer.Option(300.0, help="With --wait: give up after this many seconds"),
     json_output: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Put events back in the queue; handlers are idempotent, so nothing happens twice."""
@@ -116,16 +124,51 @@ def replay(
             "[red]Name the events to replay[/] (ids from `flexfulfill events list`) or pass --dead."
         )
         raise typer.Exit(2)
-    count = asyncio.run(
-        _with_db(
-            lambda c: event_log.replay(c, now=time.time(), actor="cli", row_ids=row_ids or None),
-            write=True,
-        )
-    )
+    ids = asyncio.run(_with_db(lambda c: _replay(c, row_ids or None), write=True))
+    left = asyncio.run(_watch(ids, wait_timeout, quiet=json_output)) if wait and ids else None
     if json_output:
-        typer.echo(json.dumps({"replayed": count}))
-    else:
-        console.print(f"[green]✓[/] {count} event(s) queued again; a running worker picks them up.")
+        summary = {"replayed": len(ids)} | ({} if left is None else {"still_queued": left})
+        typer.echo(json.dumps(summary))
+        return
+    console.print(f"[green]✓[/] {len(ids)} event(s) queued again.")
+    if left is None:
+        console.print("A running worker picks them up (`--wait` shows the progress).")
+    elif left:
+        console.print(f"[yellow]{left} still queued[/] after {wait_timeout:.0f} s: is a worker up?")
+
+
+async def _replay(conn: AsyncConnection, row_ids: list[int] | None) -> list[int]:
+    if row_ids is None:
+        dead = select(webhook_events.c.id).where(webhook_events.c.status == EventStatus.DEAD)
+        row_ids = list((await conn.execute(dead)).scalars())
+        if not row_ids:
+            return []
+    await event_log.replay(conn, now=time.time(), actor="cli", row_ids=row_ids)
+    return row_ids
+
+
+async def _watch(ids: list[int], patience: float, *, quiet: bool) -> int:
+    """Poll until the replayed rows leave the queue; a progress bar while it lasts."""
+    queued = (EventStatus.PENDING, EventStatus.PROCESSING)
+    count = (
+        select(func.count())
+        .select_from(webhook_events)
+        .where(webhook_events.c.id.in_(ids), webhook_events.c.status.in_(queued))
+    )
+    engine = build_engine(Settings.from_env())
+    deadline = time.monotonic() + patience
+    try:
+        with Progress(console=console, transient=True, disable=quiet) as bar:
+            task = bar.add_task("Processing replayed events", total=len(ids))
+            while True:
+                async with engine.connect() as conn:
+                    left = int((await conn.execute(count)).scalar_one())
+                bar.update(task, completed=len(ids) - left)
+                if left == 0 or time.monotonic() > deadline:
+                    return left
+                await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
 
 
 def _when(ts: Any) -> str:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import track
 from rich.table import Table
 
 from flexfulfill.bootstrap import build_engine, build_flex_client
@@ -90,7 +91,7 @@ async def _set_many(rows: list[tuple[str, int, str | None]], reason: MovementRea
     engine = build_engine(Settings.from_env())
     try:
         async with engine.begin() as conn:
-            for product_id, level, name in rows:
+            for product_id, level, name in track(rows, "Importing stock", console=console):
                 await stock_store.set_level(
                     conn, product_id, level, now=time.time(), name=name, reason=reason
                 )
@@ -116,9 +117,13 @@ async def _untracked(flex: ProductLister, settings: Settings) -> list[tuple[str,
             tracked = {level.product_id for level in await stock_store.levels(conn)}
     finally:
         await engine.dispose()
-    return [
-        (p.product_id, p.name) async for p in flex.list_products() if p.product_id not in tracked
-    ]
+    found: list[tuple[str, str | None]] = []
+    with console.status("Listing Flex products…") as status:
+        async for product in flex.list_products():
+            if product.product_id not in tracked:
+                found.append((product.product_id, product.name))
+            status.update(f"Listing Flex products… {len(found)} new")
+    return found
 
 
 @stock_app.command("list", epilog="Example: flexfulfill stock list --low --json")

@@ -6,9 +6,11 @@ import asyncio
 import json
 import logging
 import signal
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flexfulfill.bootstrap import (
@@ -75,7 +77,20 @@ def reconcile(
     ones exactly as the webhook would, and records the run. Safe to run at any time.
     """
     settings = Settings.from_env(require=("FLEX_API_KEY",))
-    run = asyncio.run(_reconcile(settings))
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=json_output,
+    ) as bar:
+        task = bar.add_task("Listing completed Flex sessions…", total=None)
+
+        def report(seen: int, created: int) -> None:
+            bar.update(task, description=f"{seen} sessions checked, {created} orders created")
+
+        run = asyncio.run(_reconcile(settings, report))
     if json_output:
         typer.echo(json.dumps(run.__dict__))
     else:
@@ -84,12 +99,12 @@ def reconcile(
         raise typer.Exit(1)
 
 
-async def _reconcile(settings: Settings) -> ReconcileRun:
+async def _reconcile(settings: Settings, progress: Callable[[int, int], None]) -> ReconcileRun:
     engine = build_engine(settings)
     flex = build_flex_client(settings)
     try:
         services = build_worker(settings, engine, flex).services
-        return await Reconciler(services).run_once(actor="cli")
+        return await Reconciler(services).run_once(actor="cli", progress=progress)
     finally:
         await flex.aclose()
         await engine.dispose()

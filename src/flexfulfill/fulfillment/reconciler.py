@@ -9,7 +9,7 @@ missed webhook is caught by the next run. Every run is a row in ``reconcile_runs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -50,8 +50,13 @@ class Reconciler:
         self.services = services
         self.config = config or ReconcilerConfig()
 
-    async def run_once(self, actor: str = "worker") -> ReconcileRun:
-        """One pass; the outcome is also stored in ``reconcile_runs``."""
+    async def run_once(
+        self, actor: str = "worker", progress: Callable[[int, int], None] | None = None
+    ) -> ReconcileRun:
+        """One pass; the outcome is also stored in ``reconcile_runs``.
+
+        ``progress(sessions_seen, orders_created)`` is called after each page (the CLI's bar).
+        """
         started = self.services.clock.now()
         cursor = await self._cursor()
         since = self._since(cursor, started)
@@ -63,6 +68,8 @@ class Reconciler:
                 seen += len(batch)
                 created += await self._fulfill_missing(batch)
                 newest = max([newest, *(float(s.created_at or 0) for s in batch)])
+                if progress is not None:
+                    progress(seen, created)
         except FlexError as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("reconciler stopped early: %s", error)
