@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 SMTP_REFUSAL = b"421 4.3.2 chaos: service not available, try again later\r\n"
 
@@ -23,6 +24,7 @@ class Proxy:
         self.refusal = refusal
         self.port = 0
         self.refused = 0
+        self.cuts: list[float] = []  # when going down cut open connections (Unix seconds)
         self._down = False
         self._turn = 0
         self._server: asyncio.Server | None = None
@@ -35,7 +37,8 @@ class Proxy:
     @down.setter
     def down(self, value: bool) -> None:
         self._down = value
-        if value:
+        if value and self._open:
+            self.cuts.append(time.time())
             for writer in list(self._open):
                 writer.transport.abort()
 

@@ -69,6 +69,7 @@ class ChaosReport:
     quiet_s: float | None
     starts: Counter[str]
     api_retries: int
+    setup_s: float = 0.0
     facts: verify.Facts = field(default_factory=verify.Facts)
     logs: Path | None = None
 
@@ -135,6 +136,7 @@ class Stage:
     fleet: Fleet = field(default_factory=Fleet)
     endpoint: Proxy = field(default_factory=lambda: Proxy([]))
     smtp: Proxy = field(default_factory=lambda: Proxy([], refusal=SMTP_REFUSAL))
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def sandbox_url(self) -> str:
@@ -208,7 +210,9 @@ async def _with_sandbox(stage: Stage, api: Api, base: str, key: str) -> ChaosRep
     facts, quiet_s = await settle(stage.url, stage.sandbox_url, purchases, config.quiet_timeout)
     return ChaosReport(
         config,
-        final_checks(stage.fleet, storm.log, facts, purchases, catalog, quiet_s, config),
+        final_checks(
+            stage.fleet, storm.log, facts, purchases, catalog, quiet_s, config, stage.smtp.cuts
+        ),
         storm.log,
         Counter(p.kind for p in purchases),
         sum(p.paid for p in purchases),
@@ -217,6 +221,7 @@ async def _with_sandbox(stage: Stage, api: Api, base: str, key: str) -> ChaosRep
         quiet_s,
         Counter({s.name: s.starts for s in stage.fleet.services.values()}),
         api.retries,
+        began - stage.started,
         facts,
     )
 

@@ -44,11 +44,12 @@ def final_checks(
     catalog: Catalog,
     quiet_s: float | None,
     config: ChaosConfig,
+    smtp_cuts: list[float],
 ) -> list[verify.Check]:
     crashed = fleet.exits()
     return [
         *verify.order_checks(facts, purchases, catalog.start_stock),
-        *verify.receipt_checks(facts, storm.sender_kill_times),
+        *verify.receipt_checks(facts, storm.sender_kill_times, smtp_cuts),
         *verify.inbox_checks(facts, storm.poisoned, storm.outages),
         verify.check(
             "quiet within the time limit",

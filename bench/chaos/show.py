@@ -39,7 +39,8 @@ def summary(report: ChaosReport) -> str:
     return (
         f"{cfg.engine}: {sum(report.kinds.values()):,} checkouts ({kinds}); {report.paid:,} paid; "
         f"{cfg.receivers} receivers, {cfg.workers} workers, {cfg.senders} receipt sender; "
-        f"shopping {report.shop_s:.0f} s ({rate:.1f} checkouts/s), quiet after {quiet} more; "
+        f"start-up {report.setup_s:.0f} s, shopping {report.shop_s:.0f} s "
+        f"({rate:.1f} checkouts/s), quiet after {quiet} more; "
         f"orders by {via}; shopper API retries {report.api_retries:,}."
     )
 

@@ -179,15 +179,20 @@ def explained_by_kills(times: list[float], kills: list[float], slack: float = 1.
     )
 
 
-def receipt_checks(facts: Facts, sender_kills: list[float]) -> list[Check]:
+def receipt_checks(
+    facts: Facts,
+    sender_kills: list[float],
+    smtp_cuts: list[float] = (),  # type: ignore[assignment]
+) -> list[Check]:
+    """Receipts: one per order; a Message-ID repeats only after a sender kill or a cut SMTP
+    connection (the server accepted, the sender never heard: it sends the same message again)."""
     orders = {oid for oid, _via in facts.orders.values()}
     receipt_ids = {mid for _status, mid in facts.receipts.values()}
     distinct = set(facts.mail)
     repeats = sum(n - 1 for n in facts.mail.values())
     repeated = sum(1 for n in facts.mail.values() if n > 1)
-    unexplained = [
-        m for m, t in facts.mail_times.items() if not explained_by_kills(t, sender_kills)
-    ]
+    causes = [*sender_kills, *smtp_cuts]
+    unexplained = [m for m, t in facts.mail_times.items() if not explained_by_kills(t, causes)]
     return [
         check(
             "every order knows the buyer's email",
@@ -210,11 +215,12 @@ def receipt_checks(facts: Facts, sender_kills: list[float]) -> list[Check]:
             distinct == receipt_ids and len(distinct) == len(orders),
         ),
         check(
-            "repeated Message-IDs, each after a sender kill",
+            "repeated Message-IDs, each after a sender kill or SMTP cut",
             "explained",
             f"{repeats:,} copies of {repeated:,}",
             not unexplained and facts.mail_identical,
-            f"{len(sender_kills)} sender kills; {len(unexplained)} repeats unexplained; "
+            f"{len(sender_kills)} sender kills, {len(smtp_cuts)} cuts; "
+            + (f"unexplained: {', '.join(unexplained[:3])}; " if unexplained else "")
             + ("copies byte-identical" if facts.mail_identical else "COPIES DIFFER"),
         ),
     ]

@@ -1,7 +1,7 @@
 """Fixtures for the browser suite: Chromium, the running system, screenshots.
 
 Debian's Chromium (/usr/bin/chromium) is driven by Playwright; no browser is ever downloaded.
-Chromium starts once per test module, the sandbox and the merchant app once per session (see
+Chromium starts once per test module, the sandbox and the merchant app once per module (see
 ``stack.py``). Each test opens a fresh browser context (its own cookies) in the window size it
 acts in, and saves a screenshot of each step at phone (390x844) and desktop (1280x800) size
 under artifacts/screenshots/ (not committed).
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from stack import LoopThread, Stack, start_stack
+from viewports import DESKTOP, PHONE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,8 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -57,9 +56,11 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope too: the stack's worker polls in a background thread of this process, and a
+# stack left running would spend CPU under every later test (and skew the idle-CPU checks).
+@pytest.fixture(scope="module")
 def stack(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The sandbox and the merchant app (worker included), running for the whole session."""
+    """The sandbox and the merchant app (worker included), running for one test module."""
     loop = LoopThread()
     running = loop.call(start_stack(loop, sqlite_template, tmp_path_factory.mktemp("merchant")))
     yield running
@@ -67,7 +68,7 @@ def stack(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     loop.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def catalog(stack: Stack) -> dict[str, str]:
     """Price ids by name: eligible, not eligible, LMN one-time, LMN monthly."""
     items = {

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from buyer import GOOD_CARD, fill_card, fill_contact, new_session, pay, success_url
 from stack import Stack
-
-from conftest import DESKTOP, PHONE
+from viewports import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,7 @@ from buyer import (
     success_url,
 )
 from stack import Stack
-
-from conftest import DESKTOP, PHONE
+from viewports import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import pytest
 from fulfillment_fakes import FakeFlex
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flexfulfill.clock import ManualClock
@@ -14,7 +13,6 @@ from flexfulfill.fulfillment.context import Services
 from flexfulfill.fulfillment.handlers import default_registry
 from flexfulfill.fulfillment.retry import EventRetryPolicy
 from flexfulfill.fulfillment.worker import Worker, WorkerConfig
-from flexfulfill.store.tables import metadata
 
 
 @pytest.fixture
@@ -44,13 +42,3 @@ def make_worker(services: Services) -> Callable[..., Worker]:
         return Worker(services, WorkerConfig(**config))  # type: ignore[arg-type]
 
     return make
-
-
-async def count(engine: AsyncEngine, table: str, **where: object) -> int:
-    """How many rows of ``table`` match ``where`` (column = value)."""
-    t = metadata.tables[table]
-    stmt = select(func.count()).select_from(t)
-    for column, value in where.items():
-        stmt = stmt.where(t.c[column] == value)
-    async with engine.connect() as conn:
-        return int((await conn.execute(stmt)).scalar_one())

@@ -43,7 +43,7 @@ class FakeFlex:
         if self.failures:
             raise self.failures.pop(0)
 
-    async def get_checkout_session(self, session_id: str, /) -> CheckoutSession:
+    async def get_checkout_session(self, session_id: str, /, **flags: Any) -> CheckoutSession:
         self._call()
         return _found(self.sessions, session_id)
 

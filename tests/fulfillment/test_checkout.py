@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from fulfillment_counts import count
 from fulfillment_fakes import FakeFlex, event_body, store_event
 from sqlalchemy import select
 
-from conftest import count
 from flexfulfill.fulfillment.checkout import Outcome, fulfill_checkout
 from flexfulfill.fulfillment.context import Services
 from flexfulfill.fulfillment.worker import Worker

@@ -11,11 +11,11 @@ import asyncio
 import random
 
 import pytest
+from fulfillment_counts import count
 from fulfillment_fakes import FakeFlex, event_body
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conftest import count
 from flexfulfill.clock import Clock
 from flexfulfill.flex import Customer
 from flexfulfill.fulfillment.context import Services

@@ -6,11 +6,11 @@ import itertools
 from collections.abc import Callable
 
 import pytest
+from fulfillment_counts import count
 from fulfillment_fakes import FakeFlex, event_body, store_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from conftest import count
 from flexfulfill.flex import Customer, Event, Refund, Subscription
 from flexfulfill.fulfillment.checkout import fulfill_checkout
 from flexfulfill.fulfillment.context import Services

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fulfillment_counts import count
 from fulfillment_fakes import FakeFlex, event_body, store_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conftest import count
 from flexfulfill.bootstrap import build_fulfillment_parts
 from flexfulfill.config import Settings
 from flexfulfill.fulfillment.context import Services

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from fulfillment_counts import count
 from fulfillment_fakes import FakeFlex
 
-from conftest import count
 from flexfulfill.flex import ServerError
 from flexfulfill.fulfillment.context import Services
 from flexfulfill.web.success import success_router

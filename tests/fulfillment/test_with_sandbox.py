@@ -7,11 +7,11 @@ import signal
 import sys
 from pathlib import Path
 
+from fulfillment_counts import count
 from sandbox_shop import shop
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conftest import count
 from flexfulfill.fulfillment.reconciler import Reconciler
 from flexfulfill.store.tables import orders
 

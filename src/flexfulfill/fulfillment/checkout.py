@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flexfulfill.domain.orders import LineDraft, OrderDraft, is_paid, needs_customer
 from flexfulfill.domain.receipts import ReceiptSubscription, receipt_message_id
 from flexfulfill.domain.subscriptions import SubscriptionState
-from flexfulfill.flex import Customer
+from flexfulfill.flex import CheckoutSession, Customer, PaymentIntent
 from flexfulfill.fulfillment.context import Services, log
 from flexfulfill.fulfillment.registry import FulfilledOrder
 from flexfulfill.store import customers as customer_store
@@ -91,25 +91,60 @@ async def find_existing(services: Services, session_id: str) -> FulfillResult | 
 
 
 async def plan_checkout(services: Services, session_id: str) -> CheckoutPlan:
-    """The Flex reads (no transaction open); raises :class:`NotComplete` for unpaid sessions."""
+    """The Flex reads (no transaction open); raises :class:`NotComplete` for unpaid sessions.
+
+    Two calls in the usual case: the session, with its payment intents and customer expanded,
+    then (once it reads ``complete``) its line items, fetched together with whatever the API
+    did not expand.
+    """
     fetched_at = services.clock.now()
-    session = await services.flex.get_checkout_session(session_id)
+    session = await services.flex.get_checkout_session(session_id, **EXPAND)
     if not is_paid(session):
         raise NotComplete(session_id, session.status)
-    items, intents = await asyncio.gather(
+    items, (session, customer), intents, subscription = await asyncio.gather(
         services.flex.list_line_items(session_id),
-        asyncio.gather(*(services.flex.get_payment_intent(p) for p in session.payment_intent_ids)),
+        _customer(services, session),
+        _intents(services, session),
+        _subscription_state(services, session),
     )
-    subscription = None
-    if session.subscription:
-        sub = await services.flex.get_subscription(session.subscription)
-        subscription = SubscriptionState.from_api(sub)
-    customer = None
-    if needs_customer(session) and session.customer_id:
-        customer = await services.flex.get_customer(session.customer_id)
-        session = session.model_copy(update={"customer": customer})
-    draft = OrderDraft.from_api(session, items, list(intents))
+    draft = OrderDraft.from_api(session, items, intents)
     return CheckoutPlan(draft, subscription, fetched_at, customer)
+
+
+EXPAND = {"expand_payment_intent": True, "expand_customer": True}
+
+
+async def _intents(services: Services, session: CheckoutSession) -> list[PaymentIntent]:
+    """The session's payment intents: the expanded ones as they came, the others fetched."""
+    shown = {
+        p.payment_intent_id: p for p in session.payment_intents if isinstance(p, PaymentIntent)
+    }
+    missing = [p for p in session.payment_intent_ids if p not in shown]
+    for intent in await asyncio.gather(*(services.flex.get_payment_intent(p) for p in missing)):
+        shown[intent.payment_intent_id] = intent
+    return [shown[p] for p in session.payment_intent_ids]
+
+
+async def _subscription_state(
+    services: Services, session: CheckoutSession
+) -> SubscriptionState | None:
+    if not session.subscription:
+        return None
+    return SubscriptionState.from_api(await services.flex.get_subscription(session.subscription))
+
+
+async def _customer(
+    services: Services, session: CheckoutSession
+) -> tuple[CheckoutSession, Customer | None]:
+    """The customer the receipt needs (see :func:`needs_customer`), else the session as if
+    the customer had not been expanded, so the receipt's address rules stay the same."""
+    plain = session.model_copy(update={"customer": session.customer_id})
+    if not (needs_customer(plain) and session.customer_id):
+        return plain, None
+    customer = session.customer
+    if not isinstance(customer, Customer):
+        customer = await services.flex.get_customer(session.customer_id)
+    return session.model_copy(update={"customer": customer}), customer
 
 
 async def apply_checkout(
@@ -123,7 +158,7 @@ async def apply_checkout(
         order = await order_store.find_order(conn, draft.checkout_session_id)
         assert order is not None  # the UNIQUE conflict means it exists and is visible
         return FulfillResult(Outcome.EXISTING, order.order_id, "complete")
-    lines = [(await order_store.insert_line(conn, order_id, line), line) for line in draft.lines]
+    lines = await order_store.insert_lines(conn, order_id, draft.lines)
     for payment in draft.payments:
         await order_store.record_payment(
             conn, payment, now=now, order_id=order_id, session_id=draft.checkout_session_id
@@ -144,21 +179,26 @@ async def _stock(
     conn: AsyncConnection,
     order_id: int,
     session_id: str,
-    lines: list[tuple[int | None, LineDraft]],
+    lines: list[tuple[int, LineDraft]],
     now: float,
 ) -> None:
     # Products in a fixed order, so concurrent orders lock stock rows in the same order.
-    for line_id, line in sorted(lines, key=lambda pair: (pair[1].product_id or "", pair[0] or 0)):
-        if line_id is None or line.product_id is None:
-            continue
-        movement = await stock_store.sell(
-            conn, product_id=line.product_id, quantity=line.quantity, order_line_id=line_id, now=now
-        )
+    sales = sorted(
+        (
+            stock_store.Sale(line_id, line.product_id, line.quantity)
+            for line_id, line in lines
+            if line.product_id is not None
+        ),
+        key=lambda sale: (sale.product_id, sale.order_line_id),
+    )
+    movements = await stock_store.sell(conn, sales, now)
+    backordered = [s.order_line_id for s, m in zip(sales, movements, strict=True) if m.backordered]
+    await order_store.mark_backordered(conn, backordered)
+    for movement in movements:
         if movement.backordered:
-            await order_store.mark_backordered(conn, line_id)
             log.warning(
                 "backorder: %s is at %d after order %d (%s); the order stands",
-                line.product_id,
+                movement.product_id,
                 movement.on_hand_after,
                 order_id,
                 session_id,

@@ -23,7 +23,10 @@ from flexfulfill.flex import (
 class FlexReader(Protocol):
     """Read-only Flex API calls, each re-fetching the current state of one object."""
 
-    async def get_checkout_session(self, session_id: str, /) -> CheckoutSession: ...
+    async def get_checkout_session(self, session_id: str, **flags: Any) -> CheckoutSession:
+        """``flags``: Flex's query flags, e.g. ``expand_payment_intent=True``; a reader may
+        ignore them (fulfillment fetches whatever came back unexpanded)."""
+        ...
 
     async def list_line_items(self, session_id: str, /) -> list[LineItem]: ...
 

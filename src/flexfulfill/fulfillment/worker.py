@@ -2,10 +2,11 @@
 
 Rows are handled in batches. A batch is claimed in one short transaction (a lease per row).
 Then, with no transaction open, each row's event is parsed and every handler registered for
-its type reads what it needs (the Flex API). Finally each row is settled inside its own
-SAVEPOINT (on SQLite all rows in ONE transaction, on PostgreSQL each row in its own): the row
-is marked done, only while this worker's claim still holds it, and its handlers' effects are
-applied; if anything of that fails, the savepoint is rolled back and the row alone goes back
+its type reads what it needs (the Flex API). Finally the whole batch is settled in ONE
+transaction (batches of different workers one at a time, see :meth:`Worker.process_batch`):
+a row is marked done, only while this worker's claim still holds it, and its handlers'
+effects are applied. The batch is first tried without savepoints; if any row fails, it is
+rolled back and settled again with a SAVEPOINT per row, so the failing row alone goes back
 ``pending`` with a backoff and ``last_error`` (``dead`` after the last attempt). A row's
 effects and its ``done`` always commit together.
 
@@ -55,6 +56,7 @@ class WorkerConfig:
     concurrency: int = 32  # rows per batch, their Flex reads made concurrently
     lease_seconds: float = 60.0
     poll_interval: float = 0.01
+    pipeline: int = 2  # batches in flight in ``run`` (claimed, being read or committed)
     retry: EventRetryPolicy = field(default_factory=EventRetryPolicy)
 
 
@@ -79,16 +81,38 @@ class Worker:
         self._busy = False  # the last claim found rows: claim again without peeking first
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Claim and process batches until ``stop`` is set (or the task is cancelled)."""
+        """Claim and process batches until ``stop`` is set (or the task is cancelled).
+
+        Up to ``pipeline`` batches are in flight: the next batch is claimed and read from
+        Flex while the previous one waits for its Flex answers or commits, so an event that
+        arrives during a batch does not wait for that whole batch to end.
+        """
         stop = stop or asyncio.Event()
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-            except (OSError, SQLAlchemyError) as exc:  # the database is unreachable: wait
-                log.warning("worker %s cannot claim: %s", self.name, exc)
-                claimed = 0
-            if not claimed:
-                await self.services.clock.sleep(self.config.poll_interval)
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                if len(inflight) >= self.config.pipeline:
+                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                batch = await self._claim_or_wait()
+                if batch:
+                    task = asyncio.create_task(self.process_batch(batch))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+            await asyncio.gather(*inflight)
+        finally:
+            for task in inflight:
+                task.cancel()  # cancelled mid-batch: nothing commits, the leases return them
+
+    async def _claim_or_wait(self) -> list[ClaimedEvent]:
+        try:
+            batch = await self._claim(self.config.concurrency)
+        except (OSError, SQLAlchemyError) as exc:  # the database is unreachable: wait
+            log.warning("worker %s cannot claim: %s", self.name, exc)
+            batch = []
+        if not batch:
+            await self.services.clock.sleep(self.config.poll_interval)
+        return batch
 
     async def run_once(self, limit: int | None = None) -> int:
         """Claim one batch and process it to the end; the number of rows claimed."""
@@ -128,34 +152,33 @@ class Worker:
         await self.process_batch([claimed])
 
     async def process_batch(self, batch: list[ClaimedEvent]) -> None:
-        """Read for every row at once, then settle them (see :meth:`_group_commit`)."""
+        """Read for every row at once, then settle them all in one transaction.
+
+        One transaction per batch saves a commit (an fsync) per row. Batches of different
+        workers write one at a time (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction
+        advisory lock), so two batches each holding hot rows (stock levels, customers) never
+        deadlock; orders touching the same stock row were serialized by its row lock anyway.
+        The Flex reads, the slow part, still run in every worker at once.
+        """
         prepared = await asyncio.gather(*(self._prepare(claimed) for claimed in batch))
-        if self._group_commit:
-            await self._commit(prepared)
-        else:
-            await asyncio.gather(*(self._commit([item]) for item in prepared))
+        await self._commit(prepared)
 
-    @property
-    def _group_commit(self) -> bool:
-        # SQLite has one writer at a time, so one transaction for the whole batch saves a
-        # commit (an fsync) per row and cannot deadlock. PostgreSQL runs the rows' short
-        # transactions side by side instead: one long transaction holding many hot rows
-        # (stock levels, payments) would deadlock against other workers' batches.
-        return self.services.engine.dialect.name == "sqlite"
-
-    async def _commit(self, items: list[Prepared]) -> None:
-        # Several rows share the transaction: each gets a SAVEPOINT. A lone row needs none:
-        # if its effects fail, the whole transaction rolls back and the failure is recorded
-        # in a fresh one (two round trips fewer per row on PostgreSQL).
-        nested = len(items) > 1
+    async def _commit(self, items: list[Prepared], nested: bool = False) -> None:
+        # Optimistic first: every row straight in the one transaction, without a SAVEPOINT
+        # (two statements fewer per row). If any row's effects fail or its lease was lost,
+        # that transaction rolls back whole and the rows are settled again, each inside its
+        # own SAVEPOINT, so only the failing row is undone. A lone row needs no savepoint:
+        # if its effects fail, the failure is recorded in a fresh transaction.
         try:
             async with self.services.engine.begin() as conn:
+                await claims.one_writer(conn)
                 for item in items:
                     await self._settle(conn, item, nested)
-        except _Undone as undone:
-            await self._commit([undone.item])  # item.error is set: this records the failure
-        except LeaseLost:
-            pass  # logged in _settle; the rollback undid the effects
+        except (_Undone, LeaseLost) as exc:
+            if len(items) > 1:
+                await self._commit(items, nested=True)
+            elif isinstance(exc, _Undone):
+                await self._commit(items)  # item.error is set: this records the failure
         except (OSError, SQLAlchemyError) as exc:  # the database failed: the leases return them
             log.error("worker %s could not commit %d row(s): %s", self.name, len(items), exc)
 

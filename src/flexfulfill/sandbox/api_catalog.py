@@ -121,6 +121,11 @@ async def new_price(tx: Tx, data: PriceIn, loc: tuple[str, ...], *, active: bool
 async def show_price(tx: Tx, price: Doc, expand_product: bool = False) -> Doc:
     """A price as shown: its eligibility is its product's; the product expanded on request."""
     product = await tx.get("product", price["product"]) or {}
+    return price_shown(price, product, expand_product)
+
+
+def price_shown(price: Doc, product: Doc, expand_product: bool = False) -> Doc:
+    """:func:`show_price` with the product already read (``{}`` if there is none)."""
     doc = {**price, "hsa_fsa_eligibility": product.get("hsa_fsa_eligibility")}
     if expand_product and product:
         doc["product"] = present("product", product)

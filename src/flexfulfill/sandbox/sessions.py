@@ -8,7 +8,7 @@ open session). ``eligibility`` on each line is that value.
 from __future__ import annotations
 
 from flexfulfill.flex import CheckoutSessionStatus, HsaFsaEligibility
-from flexfulfill.sandbox.api_catalog import new_price, show_price
+from flexfulfill.sandbox.api_catalog import new_price, price_shown
 from flexfulfill.sandbox.errors import invalid
 from flexfulfill.sandbox.ids import new_id
 from flexfulfill.sandbox.inputs import LineItemIn, PriceIn, SessionIn
@@ -128,18 +128,33 @@ async def show_session(tx: Tx, doc: Doc, *, customer: bool = False, intents: boo
         found = await tx.get("customer", doc["customer"])
         shown["customer"] = present("customer", found) if found else doc["customer"]
     if intents:
-        found_intents = [await tx.get("payment_intent", pid) for pid in doc["payment_intents"]]
-        shown["payment_intents"] = [present("payment_intent", p) for p in found_intents if p]
+        found = await tx.get_many("payment_intent", doc["payment_intents"])
+        shown["payment_intents"] = [
+            present("payment_intent", found[pid]) for pid in doc["payment_intents"] if pid in found
+        ]
     return present("checkout_session", shown)
 
 
 async def show_line_items(tx: Tx, doc: Doc) -> list[Doc]:
-    shown = []
-    for line in doc["_line_items"]:
-        price = await tx.require("price", line["price"])
-        full = {**line, "price": await show_price(tx, price, expand_product=True)}
-        shown.append(present("line_item", full))
-    return shown
+    """The session's lines, each with its price and the price's product expanded (their
+    prices and products read in one query each)."""
+    lines = doc["_line_items"]
+    prices = await tx.get_many("price", [line["price"] for line in lines])
+    for line in lines:
+        if line["price"] not in prices:
+            await tx.require("price", line["price"])  # the same 404 as before
+    products = await tx.get_many("product", [p["product"] for p in prices.values()])
+    return [
+        present(
+            "line_item",
+            {**line, "price": _price(prices[line["price"]], products, expand_product=True)},
+        )
+        for line in lines
+    ]
+
+
+def _price(price: Doc, products: dict[str, Doc], expand_product: bool) -> Doc:
+    return price_shown(price, products.get(price["product"]) or {}, expand_product)
 
 
 async def validate_line_items(tx: Tx, items: list[LineItemIn], mode: str, resource: str) -> None:

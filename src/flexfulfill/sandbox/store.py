@@ -75,6 +75,15 @@ class Tx:
         raw = (await self.conn.execute(query)).scalar_one_or_none()
         return None if raw is None else dict(json.loads(raw))
 
+    async def get_many(self, kind: str, object_ids: list[str]) -> dict[str, Doc]:
+        """The objects of ``kind`` among ``object_ids`` that exist, by id (one query)."""
+        if not object_ids:
+            return {}
+        query = select(t.objects.c.id, t.objects.c.data).where(
+            t.objects.c.id.in_(set(object_ids)), t.objects.c.kind == kind
+        )
+        return {oid: dict(json.loads(raw)) for oid, raw in await self.conn.execute(query)}
+
     async def require(
         self, kind: str, object_id: str, loc: tuple[str, ...] = ("path", "id")
     ) -> Doc:

@@ -132,6 +132,19 @@ async def _start_attempts(
     return list((await conn.execute(stmt, values)).scalars())
 
 
+WRITER_LOCK = 0x66666C66  # "fflf": the advisory lock key of the workers' settle transactions
+
+
+async def one_writer(conn: AsyncConnection) -> None:
+    """Make this transaction the only workers' settle transaction until it ends.
+
+    PostgreSQL: a transaction-level advisory lock (released by COMMIT or ROLLBACK). SQLite
+    needs nothing: ``BEGIN IMMEDIATE`` already admits one writer at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(WRITER_LOCK)))
+
+
 async def settle(
     conn: AsyncConnection,
     event: ClaimedEvent,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,16 +84,32 @@ async def insert_order(
     return await insert_or_ignore(conn, orders, values, ["checkout_session_id"])
 
 
-async def insert_line(conn: AsyncConnection, order_id: int, line: LineDraft) -> int | None:
-    """Insert one order line; None if the order already has it."""
-    values: dict[str, Any] = {"order_id": order_id, "backordered": False, **line.__dict__}
-    return await insert_or_ignore(conn, order_lines, values, ["order_id", "line_item_id"])
+async def insert_lines(
+    conn: AsyncConnection, order_id: int, lines: Sequence[LineDraft]
+) -> list[tuple[int, LineDraft]]:
+    """Insert a new order's lines in one statement; each line's id with it, in order.
+
+    A line item id the API listed twice is inserted once (the first), as the UNIQUE
+    (order, line item) key would have it.
+    """
+    first: dict[str, LineDraft] = {}
+    for line in lines:
+        first.setdefault(line.line_item_id, line)
+    unique = list(first.values())
+    if not unique:
+        return []
+    rows = [{"order_id": order_id, "backordered": False, **line.__dict__} for line in unique]
+    stmt = order_lines.insert().returning(order_lines.c.id, sort_by_parameter_order=True)
+    ids = list((await conn.execute(stmt, rows)).scalars())
+    return list(zip(ids, unique, strict=True))
 
 
-async def mark_backordered(conn: AsyncConnection, line_id: int) -> None:
-    await conn.execute(
-        update(order_lines).where(order_lines.c.id == line_id).values(backordered=True)
-    )
+async def mark_backordered(conn: AsyncConnection, line_ids: Sequence[int]) -> None:
+    """Flag these lines as sold below zero stock (one statement for all of them)."""
+    if line_ids:
+        await conn.execute(
+            update(order_lines).where(order_lines.c.id.in_(line_ids)).values(backordered=True)
+        )
 
 
 async def record_payment(

@@ -6,6 +6,7 @@ Every change is a row in ``stock_movements``; a movement caused by an order line
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -71,27 +72,45 @@ async def move(
     return Movement(product_id, delta, after)
 
 
-async def sell(
-    conn: AsyncConnection, *, product_id: str, quantity: int, order_line_id: int, now: float
-) -> Movement:
-    """The sale movement of an order line created in this same transaction.
+@dataclass(frozen=True)
+class Sale:
+    """One line of a new order, to be taken out of stock."""
 
-    The line is new, so no movement can exist for it yet: update the stock first and record
-    the movement with its result (two statements instead of four).
+    order_line_id: int
+    product_id: str
+    quantity: int
+
+
+async def sell(conn: AsyncConnection, sales: Sequence[Sale], now: float) -> list[Movement]:
+    """The sale movements of order lines created in this same transaction, in ``sales`` order.
+
+    The lines are new, so no movement can exist for them yet: each stock level is updated
+    (one atomic ``on_hand = on_hand + delta`` per line, in the given order, so callers pass
+    them sorted by product to lock stock rows in one order), then all movements are recorded
+    with their results in one statement.
     """
-    delta = sale_delta(quantity)
-    after = await _add(conn, product_id, delta, now)
-    values = {
-        "product_id": product_id,
-        "order_line_id": order_line_id,
+    movements = []
+    for sale in sales:
+        delta = sale_delta(sale.quantity)
+        after = await _add(conn, sale.product_id, delta, now)
+        movements.append(Movement(sale.product_id, delta, after))
+    if movements:
+        rows = [_sale_row(sale, m, now) for sale, m in zip(sales, movements, strict=True)]
+        await conn.execute(stock_movements.insert(), rows)
+    return movements
+
+
+def _sale_row(sale: Sale, movement: Movement, now: float) -> dict[str, object]:
+    return {
+        "product_id": sale.product_id,
+        "order_line_id": sale.order_line_id,
         "reason": MovementReason.SALE,
-        "delta": delta,
-        "on_hand_after": after,
+        "delta": movement.delta,
+        "on_hand_after": movement.on_hand_after,
         "actor": "fulfillment",
+        "note": None,
         "created_at": now,
     }
-    await conn.execute(stock_movements.insert().values(**values))
-    return Movement(product_id, delta, after)
 
 
 async def _add(conn: AsyncConnection, product_id: str, delta: int, now: float) -> int:

@@ -91,7 +91,9 @@ class WebhookReceiver:
             return await self._refuse(send, UNAVAILABLE)
         await send({"type": "http.response.start", "status": 200, "headers": _ACK[new]})
         await send(_EMPTY_BODY)
-        elapsed = time.perf_counter() - started
+        self._count_ack(row, new, time.perf_counter() - started)
+
+    def _count_ack(self, row: InboxRow, new: bool, elapsed: float) -> None:
         if new:
             self._metrics.stored(row.status, elapsed)
         else:

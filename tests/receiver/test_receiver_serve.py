@@ -126,21 +126,25 @@ def test_serve_migrates_an_empty_database_and_stops_cleanly_on_sigterm(tmp_path:
 
 
 @pytest.mark.slow
-def test_several_worker_processes_share_the_port_and_each_ack_is_stored(
-    database_url: str, tmp_path: Path
+async def test_two_sqlite_server_processes_store_every_acknowledged_message(
+    tmp_path: Path,
 ) -> None:
-    """`serve --workers 2`: every acknowledged message is stored once, whichever process took it."""
-    with serving(database_url, tmp_path, "--workers", "2") as (proc, base):
-        with httpx.Client(base_url=base) as client:
-            bodies = {f"msg_w{i}": event(event_id=f"evt_w{i}") for i in range(30)}
-            answers = [
-                client.post("/webhook", content=body, headers=signed(mid, body))
-                for mid, body in bodies.items()
-            ]
+    """`serve --workers 2` on one SQLite file: concurrent posts, each ack stored exactly once."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    bodies = {f"msg_w{i}": event(event_id=f"evt_w{i}") for i in range(60)}
+    with serving(url, tmp_path, "--workers", "2") as (proc, base):
+        limits = httpx.Limits(max_connections=16)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post("/webhook", content=b, headers=signed(m, b))
+                    for m, b in bodies.items()
+                )
+            )
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert all(a.status_code == 200 for a in answers)
-    assert asyncio.run(_stored_ids(database_url)) == set(bodies)
+    assert await _stored_ids(url.replace("sqlite:", "sqlite+aiosqlite:")) == set(bodies)
 
 
 def test_serve_with_an_unreachable_database_says_what_to_check(tmp_path: Path) -> None:
