@@ -271,7 +271,9 @@ def verdict(results: list[Outcome]) -> str:
         "under an OR of two status conditions; `EXPLAIN ANALYZE` on PostgreSQL shows an index "
         "scan of `pk_webhook_events` that filters out every done row before the due ones "
         "(which have the newest ids), so a claim costs time in proportion to the inbox's size. "
-        "A partial index on the due rows, or one indexed query per branch, would bound it."
+        "SQLite uses its status index for both branches and sorts the due rows, but after an "
+        "`ANALYZE` its planner switches to a full table scan (52 ms a claim at 200,000 rows). "
+        "A partial index on the due rows, or one indexed query per branch, would bound both."
     )
 
 

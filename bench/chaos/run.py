@@ -81,12 +81,22 @@ class ChaosReport:
 async def run_chaos(config: ChaosConfig) -> ChaosReport:
     with tempfile.TemporaryDirectory(prefix="ff-chaos-") as scratch:
         work = Path(scratch)
-        async with merchant_database(config, work) as url:
-            report = await _run(config, work, url)
-        if not report.ok:  # keep the logs of a failed run
-            report.logs = ROOT / "artifacts" / f"chaos-{config.engine}-{int(time.time())}"
-            shutil.copytree(work, report.logs, ignore=shutil.ignore_patterns("*.sqlite3*"))
+        try:
+            async with merchant_database(config, work) as url:
+                report = await _run(config, work, url)
+        except Exception:
+            print(f"chaos run broke off; logs kept in {_keep_logs(config, work)}")
+            raise
+        if not report.ok:
+            report.logs = _keep_logs(config, work)
         return report
+
+
+def _keep_logs(config: ChaosConfig, work: Path) -> Path:
+    """Copy the run's logs (not its databases) to artifacts/, which outlives the run."""
+    kept = ROOT / "artifacts" / f"chaos-{config.engine}-{int(time.time())}"
+    shutil.copytree(work, kept, ignore=shutil.ignore_patterns("*.sqlite3*"))
+    return kept
 
 
 @asynccontextmanager
@@ -278,8 +288,14 @@ async def _shop_in_storm(
     progress = Progress(len(kinds))
     done = asyncio.Event()
     raging = asyncio.create_task(storm.rage(progress, done))
+    limit = 300.0 + len(kinds)  # a second per checkout is far slower than any run so far
     try:
-        return await shop(api, catalog, kinds, progress, shoppers)
+        return await asyncio.wait_for(shop(api, catalog, kinds, progress, shoppers), limit)
+    except TimeoutError:
+        raise RuntimeError(
+            f"only {progress.done:,} of {len(kinds):,} checkouts done after {limit:.0f} s: "
+            "the sandbox is stuck or this machine far too slow; see the logs"
+        ) from None
     finally:
         done.set()
         await raging

@@ -23,9 +23,17 @@ async def insert_or_ignore(
     On PostgreSQL a concurrent inserter of the same key makes this wait for its commit and then
     do nothing, so exactly one of two racing transactions gets an id back.
     """
-    stmt = _insert(conn, table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    result = await conn.execute(stmt.returning(table.c.id))
+    stmt = _insert_or_ignore(conn.dialect.name, table, tuple(conflict))
+    result = await conn.execute(stmt, dict(values))
     return result.scalar_one_or_none()
+
+
+@cache
+def _insert_or_ignore(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
+    # Built once; the row goes in as execute() parameters, not .values(): SQLAlchemy then
+    # neither rebuilds nor re-coerces the statement for every row.
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return insert.on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
 
 
 async def upsert(
@@ -36,8 +44,8 @@ async def upsert(
     update: Mapping[str, Any],
 ) -> None:
     """Insert a row, or update ``update`` columns of the existing row with the same key."""
-    stmt = _insert(conn, table).values(**values)
-    await conn.execute(stmt.on_conflict_do_update(index_elements=conflict, set_=dict(update)))
+    stmt = _insert(conn, table).on_conflict_do_update(index_elements=conflict, set_=dict(update))
+    await conn.execute(stmt, dict(values))
 
 
 def excluded(conn: AsyncConnection, table: Table, column: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -115,17 +115,21 @@ def _sale_row(sale: Sale, movement: Movement, now: float) -> dict[str, object]:
 
 async def _add(conn: AsyncConnection, product_id: str, delta: int, now: float) -> int:
     """Add ``delta`` to a product's stock (an untracked product starts at 0); the new level."""
-    stmt = (
-        update(stock)
-        .where(stock.c.product_id == product_id)
-        .values(on_hand=stock.c.on_hand + delta, updated_at=now)
-        .returning(stock.c.on_hand)
-    )
-    after = (await conn.execute(stmt)).scalar_one_or_none()
+    params = {"product": product_id, "delta": delta, "now": now}
+    after = (await conn.execute(_ADD, params)).scalar_one_or_none()
     if after is None:
         await _ensure(conn, product_id, now, None)
-        after = (await conn.execute(stmt)).scalar_one()
+        after = (await conn.execute(_ADD, params)).scalar_one()
     return int(after)
+
+
+# Built once, run with parameters (no per-call statement building on the hot path).
+_ADD = (
+    update(stock)
+    .where(stock.c.product_id == bindparam("product"))
+    .values(on_hand=stock.c.on_hand + bindparam("delta"), updated_at=bindparam("now"))
+    .returning(stock.c.on_hand)
+)
 
 
 async def set_level(
