@@ -4,13 +4,15 @@
 
 The sandbox runs as its own process on this machine (``flexfulfill sandbox``), serving the Flex
 API over loopback HTTP as Flex would. Throughput: the sandbox holds paid checkouts; their
-``checkout.session.completed`` events are put in the inbox at once and the worker(s) turn them
-into orders, each re-fetching the session, line items and payment intents from the sandbox and
-committing order, lines, stock movements, payments, receipt row and inbox ``done`` together.
-Measured on SQLite (one worker) and PostgreSQL (one, then four workers, each with its own
-engine, in this one process). Latency: the merchant server (receiver + worker) on SQLite gets
-the sandbox's signed webhooks while checkouts complete at a fixed rate; latency runs from the
-receiver storing ``checkout.session.completed`` to the order's commit (one machine clock).
+``checkout.session.completed`` events are put in the inbox at once and worker processes
+(bench/fulfillment_drain.py) turn them into orders, each re-fetching the session (payment
+intents and customer expanded) and its line items from the sandbox and committing order, lines,
+stock movements, payments, receipt row and inbox ``done`` together. Measured on SQLite (one and
+two workers) and PostgreSQL (one, two and four workers), over HTTP and again with the same API
+answers replayed from memory. Latency (bench/fulfillment_latency.py): the merchant server
+(receiver + worker) on SQLite gets the sandbox's signed webhooks while checkouts complete at a
+fixed rate; latency runs from the sandbox's first POST of ``checkout.session.completed`` (its
+attempt log) to the order row, on one machine clock.
 """
 
 from __future__ import annotations
@@ -18,27 +20,20 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
-import socket
-import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert
 
 from bench.fulfillment_drain import KEY, run_workers
+from bench.fulfillment_latency import latency, latency_row
+from bench.fulfillment_shop import catalog, count_orders, paid_sessions, sandbox_process
 from bench.report import machine, write_section
-from flexfulfill.bootstrap import build_worker
-from flexfulfill.config import Settings
 from flexfulfill.flex import (
     CheckoutSession,
     Customer,
@@ -51,84 +46,16 @@ from flexfulfill.fulfillment.checkout import EXPAND
 from flexfulfill.store.db import make_engine
 from flexfulfill.store.migrate import upgrade
 from flexfulfill.store.statuses import EventStatus
-from flexfulfill.store.tables import orders, webhook_events
-from flexfulfill.web.app import build_app
-from flexfulfill.web.server import running
+from flexfulfill.store.tables import webhook_events
 
+BEFORE = """For comparison, the same command before the 2026-11-26 round (3–4 API calls and ~17
+statements per order, a transaction per row on PostgreSQL, workers as tasks of one process; load
+average 5–12): SQLite 17 orders/s, PostgreSQL 10, PostgreSQL ×4 7 (from memory: 37, 12, 18);
+latency p99 11.6 s at 50/s requested (20/s sustained), 940 ms at 10/s, from the receiver
+storing the event."""
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ORDERS = 200
-RATES = ((50.0, 4.0), (10.0, 4.0))  # checkouts per second, for how many seconds
-CONTACT = {"email": "ada@example.com", "first_name": "Ada"}
-CARD = {"number": "4242424242424242"}
-
-
-@asynccontextmanager
-async def sandbox_process(tmp: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """``flexfulfill sandbox`` on a free port; yields an API client for it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = Path(sys.executable).with_name("flexfulfill")
-    args = [str(exe), "sandbox", "--port", str(port), "--time-scale", "0.001"]
-    proc = subprocess.Popen([*args, "--database", str(tmp / "sandbox.sqlite3")])
-    headers = {"authorization": f"Bearer {KEY}"}
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-            await _until_up(client)
-            yield client
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-async def _until_up(client: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            try:
-                if (await client.get("/v1/products")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-
-
-async def _post(client: httpx.AsyncClient, path: str, body: Any) -> Any:
-    response = await client.post(path, json=body)
-    response.raise_for_status()
-    return response.json()
-
-
-async def _catalog(client: httpx.AsyncClient) -> list[str]:
-    prices = []
-    for k, kind in enumerate(["auto_substantiation", "auto_substantiation", "not_eligible"]):
-        body = {"product": {"name": f"item {k}", "hsa_fsa_eligibility": kind}}
-        product = (await _post(client, "/v1/products", body))["product"]
-        price = {"price": {"product": product["product_id"], "unit_amount": 1000 + k}}
-        prices.append((await _post(client, "/v1/prices", price))["price"]["price_id"])
-    return prices
-
-
-async def _open(client: httpx.AsyncClient, prices: list[str], k: int) -> str:
-    lines = [{"price": prices[k % 2], "quantity": 1}, {"price": prices[2], "quantity": 1 + k % 3}]
-    success = "http://127.0.0.1/s?session_id={CHECKOUT_SESSION_ID}"
-    body = {"checkout_session": {"line_items": lines, "mode": "payment", "success_url": success}}
-    created = await _post(client, "/v1/checkout/sessions", body)
-    return str(created["checkout_session"]["checkout_session_id"])
-
-
-async def _pay(client: httpx.AsyncClient, session_id: str) -> None:
-    path = f"/v1/test_helpers/checkout_sessions/{session_id}/complete"
-    await _post(client, path, {"contact": CONTACT, "card": CARD})
-
-
-async def _paid_sessions(client: httpx.AsyncClient, prices: list[str], count: int) -> list[str]:
-    sessions: list[str] = []
-    while len(sessions) < count:
-        batch = await asyncio.gather(*(_open(client, prices, len(sessions) + k) for k in range(20)))
-        await asyncio.gather(*(_pay(client, s) for s in batch))
-        sessions += batch
-    return sessions[:count]
+RATES = ((50.0, 4.0), (25.0, 4.0), (10.0, 4.0))  # checkouts per second, for how many seconds
 
 
 def _inbox_rows(sessions: list[str]) -> list[dict[str, Any]]:
@@ -155,11 +82,6 @@ def _inbox_rows(sessions: list[str]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-async def _count_orders(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(orders))).scalar_one())
 
 
 class RecordedFlex:
@@ -206,7 +128,7 @@ async def _throughput(url: str, source: str, sessions: list[str], workers: int) 
     async with engine.begin() as conn:
         await conn.execute(insert(webhook_events), _inbox_rows(sessions))
     elapsed = run_workers(url, source, workers)
-    made = await _count_orders(engine)
+    made = await count_orders(engine)
     await engine.dispose()
     if made != len(sessions):
         raise AssertionError(f"{made} orders for {len(sessions)} sessions")
@@ -229,81 +151,6 @@ async def _drop(url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-async def _latency(
-    client: httpx.AsyncClient, prices: list[str], tmp: Path, rate: float, seconds: float
-) -> tuple[tuple[list[float], list[float]], float]:
-    url = f"sqlite+aiosqlite:///{tmp / f'latency{rate:.0f}.sqlite3'}"
-    engine = make_engine(url)
-    await upgrade(engine)
-    body = {
-        "webhook": {"url": "http://127.0.0.1:9/webhook", "events": ["checkout.session.completed"]}
-    }
-    hook = (await _post(client, "/v1/webhooks", body))["webhook"]
-    settings = Settings(
-        database_url=url,
-        webhook_secrets=(hook["signing_secret"],),
-        flex_api_key=KEY,
-        flex_api_base=str(client.base_url).rstrip("/"),
-    )
-    count = int(rate * seconds)
-    sessions = [await _open(client, prices, k) for k in range(count)]
-    async with FlexClient(KEY, settings.flex_api_base, retry=RetryPolicy.testing()) as flex:
-        worker = build_worker(settings, engine, flex)
-        app = build_app(settings, engine, background=[worker.run])
-        async with running(app) as base:
-            hook_url = {"webhook": {"url": f"{base}/webhook"}}
-            await _post(client, f"/v1/webhooks/{hook['webhook_id']}", hook_url)
-            achieved = await _paced(client, sessions, rate)
-            async with asyncio.timeout(120):
-                while await _count_orders(engine) < count:
-                    await asyncio.sleep(0.05)
-    await _post(client, f"/v1/webhooks/{hook['webhook_id']}", {"webhook": {"enabled": False}})
-    gaps = await _gaps(engine, tmp / "sandbox.sqlite3")
-    await engine.dispose()
-    return gaps, achieved
-
-
-async def _paced(client: httpx.AsyncClient, sessions: list[str], rate: float) -> float:
-    """Complete the sessions at ``rate`` per second; the rate the sandbox actually sustained."""
-    started = time.perf_counter()
-    tasks = []
-    for k, session_id in enumerate(sessions):
-        await asyncio.sleep(max(0.0, started + k / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(_pay(client, session_id)))
-    await asyncio.gather(*tasks)
-    return len(sessions) / (time.perf_counter() - started)
-
-
-async def _gaps(engine: AsyncEngine, sandbox_db: Path) -> tuple[list[float], list[float]]:
-    """Per order, seconds from the sandbox's first POST of its ``checkout.session.completed``
-    (sandbox_attempts.attempted_at) and from the receiver storing it (received_at) to the
-    order row (written in the transaction that commits it)."""
-    async with engine.connect() as conn:
-        made = dict(
-            (await conn.execute(select(orders.c.checkout_session_id, orders.c.created_at))).all()
-        )
-        stored = (
-            await conn.execute(
-                select(
-                    webhook_events.c.message_id, webhook_events.c.body, webhook_events.c.received_at
-                ).where(webhook_events.c.event_type == "checkout.session.completed")
-            )
-        ).all()
-    with sqlite3.connect(sandbox_db) as sandbox:
-        query = "SELECT message_id, MIN(attempted_at) FROM sandbox_attempts GROUP BY message_id"
-        sent = dict(sandbox.execute(query).fetchall())
-    from_send, from_receipt = {}, {}
-    for message_id, raw, received in stored:
-        session_id = json.loads(raw)["object"]["checkout_session"]["checkout_session_id"]
-        from_send[session_id] = max(0.0, made[session_id] - sent[message_id])
-        from_receipt[session_id] = max(0.0, made[session_id] - received)
-    return sorted(from_send.values()), sorted(from_receipt.values())
-
-
-def _pct(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
 async def _engines(name: str, source: str, sessions: list[str], tmp: Path) -> dict[str, float]:
@@ -334,30 +181,23 @@ async def _main() -> str:
         tmp = Path(scratch)
         async with sandbox_process(tmp) as client:
             base = str(client.base_url).rstrip("/")
-            prices = await _catalog(client)
-            sessions = await _paid_sessions(client, prices, ORDERS)
+            prices = await catalog(client)
+            sessions = await paid_sessions(client, prices, ORDERS)
             over_http = await _engines("http", base, sessions, tmp)
             async with FlexClient(KEY, base, retry=RetryPolicy.testing()) as flex:
                 recorded = await RecordedFlex.record(flex, sessions)
             (tmp / "recorded.pkl").write_bytes(pickle.dumps(recorded))
             in_memory = await _engines("memory", str(tmp / "recorded.pkl"), sessions, tmp)
             loads.append(_load())
-            latency = [
-                (rate, *await _latency(client, prices, tmp, rate, seconds))
+            latencies = [
+                (rate, *await latency(client, prices, tmp, rate, seconds))
                 for rate, seconds in RATES
             ]
     loads.append(_load())
-    return _report(over_http, in_memory, latency, loads)
+    return _report(over_http, in_memory, latencies, loads)
 
 
 Latency = tuple[float, tuple[list[float], list[float]], float]
-
-
-def _latency_row(rate: float, gaps: tuple[list[float], list[float]], achieved: float) -> str:
-    sent, stored = gaps
-    cells = [f"{_pct(sent, q):.0f} ms" for q in (0.5, 0.9, 0.99)] + [f"{sent[-1] * 1000:.0f} ms"]
-    cells += [f"{_pct(stored, q):.0f} ms" for q in (0.5, 0.99)]
-    return f"| {rate:.0f}/s ({achieved:.0f}/s) | {len(sent)} | " + " | ".join(cells) + " |"
 
 
 def _report(
@@ -371,7 +211,7 @@ def _report(
         f"| {k} | {v:.0f} | {v / first:.2f}× | {memory[k]:.0f} | {memory[k] / first:.2f}× |"
         for k, v in results.items()
     )
-    latency_rows = "\n".join(_latency_row(*row) for row in latency)
+    latency_rows = "\n".join(latency_row(*row) for row in latency)
     load_lines = "\n".join(f"    {line}" for line in loads)
     return f"""## Fulfillment
 
@@ -401,8 +241,9 @@ The right-hand columns replay the same API answers from memory (recorded from th
 first): the merchant side's own ceiling on this machine, without the sandbox's share of the two
 cores. Ratios are to the first cell.
 
-Event-to-order latency, SQLite, receiver + worker in one server (in the bench's process), with
-checkouts completed in the sandbox at a requested rate (in brackets: the rate the sandbox
+Event-to-order latency, SQLite, receiver + worker in one server process
+(bench/fulfillment_serve.py; the load generator is the bench's own process), with checkouts
+completed in the sandbox at a requested rate (in brackets: the rate the sandbox
 sustained). Measured from the sandbox's first POST of `checkout.session.completed`
 (`sandbox_attempts.attempted_at`) and, last two columns, from the receiver storing it, to the
 order row (written in the batch transaction that commits it; same machine clock). Goal: p99
@@ -411,6 +252,8 @@ order row (written in the batch transaction that commits it; same machine clock)
 | Checkouts/s | n | p50 | p90 | p99 | max | stored→order p50 | stored→order p99 |
 |---|---|---|---|---|---|---|---|
 {latency_rows}
+
+{BEFORE}
 """
 
 
