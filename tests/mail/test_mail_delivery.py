@@ -148,3 +148,13 @@ async def test_the_smtp_exchange_happens_with_no_database_transaction_open(
     async with SmtpServer(probe) as server:
         assert (await make_sender(server.port).run_once())[Outcome.SENT] == 1
     assert probe.locked == [True]
+
+
+async def test_a_lease_shorter_than_the_safety_margin_still_sends(
+    engine: AsyncEngine, local_mailbox: SmtpServer, make_sender: SenderFactory
+) -> None:
+    """WORKER_LEASE_SECONDS=10 (below the 15 s margin) must not skip every row forever."""
+    await seed(engine, plain_receipt())
+    report = await make_sender(local_mailbox.port, lease_seconds=10.0).run_once()
+    assert report[Outcome.SENT] == 1
+    assert len(await list_mail(engine)) == 1

@@ -61,7 +61,7 @@ class SenderPolicy:
 
     A batch is shared by up to ``connections`` SMTP connections, each sending one message at a
     time. The lease must outlast a batch: ``batch_size / connections`` messages per connection,
-    each bounded by the SMTP timeout. A row whose lease has less than ``lease_margin`` left is
+    each bounded by the SMTP timeout. A row whose lease has less than :attr:`margin` left is
     not started (it is claimed again when the lease runs out).
     """
 
@@ -71,6 +71,12 @@ class SenderPolicy:
     lease_margin: float = 15.0
     poll_interval: float = 1.0
     backoff: Backoff = field(default_factory=Backoff)
+
+    @property
+    def margin(self) -> float:
+        """``lease_margin``, but never more than a quarter of the lease: with a short lease
+        (WORKER_LEASE_SECONDS below the margin) every row would otherwise be skipped forever."""
+        return min(self.lease_margin, self.lease_seconds / 4)
 
 
 @dataclass
@@ -181,7 +187,7 @@ class OutboxSender:
                 report.add(await self._deliver(session, row, marks))
 
     async def _deliver(self, session: MailSession, row: OutboxRow, marks: SentMarks) -> Outcome:
-        if self._clock.now() >= (row.lease_until or 0.0) - self.policy.lease_margin:
+        if self._clock.now() >= (row.lease_until or 0.0) - self.policy.margin:
             return Outcome.SKIPPED
         try:
             message = self.message_for(row)

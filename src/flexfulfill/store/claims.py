@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flexfulfill.store.statuses import AttemptOutcome, EventStatus
-from flexfulfill.store.tables import event_attempts, webhook_events
+from flexfulfill.store.tables import QUEUED_STATUSES, event_attempts, webhook_events
 
 E = webhook_events
 
@@ -33,12 +33,17 @@ class ClaimedEvent:
 
 
 def _due(now: float) -> Any:
-    return or_(
-        and_(
-            E.c.status == EventStatus.PENDING,
-            or_(E.c.next_attempt_at.is_(None), E.c.next_attempt_at <= now),
+    # The first term is implied by the rest; it is there so that PostgreSQL and SQLite both
+    # see the partial index ix_webhook_events_queue applies (see store/tables.py).
+    return and_(
+        E.c.status.in_(QUEUED_STATUSES),
+        or_(
+            and_(
+                E.c.status == EventStatus.PENDING,
+                or_(E.c.next_attempt_at.is_(None), E.c.next_attempt_at <= now),
+            ),
+            and_(E.c.status == EventStatus.PROCESSING, E.c.lease_until < now),
         ),
-        and_(E.c.status == EventStatus.PROCESSING, E.c.lease_until < now),
     )
 
 

@@ -57,6 +57,15 @@ webhook_events = Table(
 )
 Index("ix_webhook_events_due", webhook_events.c.status, webhook_events.c.next_attempt_at)
 Index("ix_webhook_events_event_id", webhook_events.c.event_id)
+# The worker's queue: only rows still to do, so a claim never walks past done rows however
+# large the inbox grows (the claim query repeats this predicate so both engines use it).
+QUEUED_STATUSES = ("pending", "processing")
+Index(
+    "ix_webhook_events_queue",
+    webhook_events.c.id,
+    postgresql_where=webhook_events.c.status.in_(QUEUED_STATUSES),
+    sqlite_where=webhook_events.c.status.in_(QUEUED_STATUSES),
+)
 
 # Processing history of inbox rows: one row per handler attempt (the dashboard's timeline).
 event_attempts = Table(
