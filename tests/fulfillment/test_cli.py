@@ -141,3 +141,33 @@ def test_replay_of_dead_events_with_wait_reports_what_no_worker_picked_up(
     assert json.loads(replayed.stdout) == {"replayed": 3, "still_queued": 3}
     listed = runner.invoke(app, ["events", "list", "--json"], env=env).stdout.splitlines()
     assert sorted(json.loads(line)["status"] for line in listed) == ["pending"] * 3
+
+
+def test_the_worker_process_runs_at_a_lower_cpu_priority(env: dict[str, str]) -> None:
+    """`flexfulfill worker --nice 7` runs niced, so co-located receivers keep the CPU first."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    exe = shutil.which("flexfulfill", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    command = [exe, "worker", "--nice", "7"]
+    closed_port = {"FLEX_API_KEY": "fsk_test_nice", "FLEX_API_BASE": "http://127.0.0.1:9"}
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env, **closed_port},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        deadline = time.monotonic() + 20
+        while os.getpriority(os.PRIO_PROCESS, process.pid) != base + 7:
+            assert process.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "the worker never lowered its priority"
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

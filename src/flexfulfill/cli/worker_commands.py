@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 from collections.abc import Callable
 
@@ -36,6 +37,13 @@ def register(app: typer.Typer) -> None:
 def worker(
     concurrency: int = typer.Option(16, min=1, help="Events handled at the same time"),
     no_reconcile: bool = typer.Option(False, "--no-reconcile", help="Do not run the reconciler"),
+    nice: int = typer.Option(
+        10,
+        min=0,
+        max=19,
+        help="Lower this process's CPU priority by this much, so receivers on the same "
+        "machine keep acknowledging promptly while a backlog drains (0: unchanged)",
+    ),
 ) -> None:
     """Process stored webhook events until stopped (Ctrl-C or SIGTERM).
 
@@ -45,6 +53,9 @@ def worker(
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings.from_env(require=("FLEX_API_KEY",))
+    if nice:
+        # Fulfillment is background work; acknowledging webhooks is what Flex waits on.
+        os.nice(nice)
     asyncio.run(_work(settings, concurrency, reconcile=not no_reconcile))
 
 
