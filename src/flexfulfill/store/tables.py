@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from flexfulfill.store.statuses import EventStatus
+
 # BIGINT primary keys on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -59,7 +61,7 @@ Index("ix_webhook_events_due", webhook_events.c.status, webhook_events.c.next_at
 Index("ix_webhook_events_event_id", webhook_events.c.event_id)
 # The worker's queue: only rows still to do, so a claim never walks past done rows however
 # large the inbox grows (the claim query repeats this predicate so both engines use it).
-QUEUED_STATUSES = ("pending", "processing")
+QUEUED_STATUSES = (EventStatus.PENDING.value, EventStatus.PROCESSING.value)
 Index(
     "ix_webhook_events_queue",
     webhook_events.c.id,
