@@ -89,7 +89,18 @@ class Reconciler:
                 await self.run_once()
             except Exception:  # a failed run must not end the loop; the next one retries
                 log.exception("reconcile run failed")
-            await self.services.clock.sleep(interval)
+            await self._pause(interval, stop)
+
+    async def _pause(self, interval: float, stop: asyncio.Event) -> None:
+        """Sleep ``interval`` on the injected clock, but end at once when ``stop`` is set
+        (a SIGTERM must not wait out a five-minute reconcile interval)."""
+        sleeping = asyncio.ensure_future(self.services.clock.sleep(interval))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            stopping.cancel()
 
     def _since(self, cursor: float | None, now: float) -> float:
         if cursor is None:
