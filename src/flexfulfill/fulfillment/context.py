@@ -6,10 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flexfulfill.clock import Clock
+from flexfulfill.fulfillment.lookups import SessionOrders
 from flexfulfill.fulfillment.ports import FlexReader
 from flexfulfill.fulfillment.registry import Registry
 
@@ -27,6 +29,11 @@ class Services:
     key_is_test: bool = True
     restock_on_refund: bool = False
     receipt_domain: str = "example.com"
+
+    @cached_property
+    def session_orders(self) -> SessionOrders:
+        """Batched "does this session have an order yet?" (see :mod:`.lookups`)."""
+        return SessionOrders(self.reading)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

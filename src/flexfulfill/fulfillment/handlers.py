@@ -6,6 +6,8 @@ says *which* object), so a duplicate, late or reordered event writes what the AP
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,9 +17,14 @@ from flexfulfill.domain import inventory
 from flexfulfill.domain.orders import PaymentDraft
 from flexfulfill.domain.subscriptions import SubscriptionState
 from flexfulfill.flex import Event
-from flexfulfill.fulfillment.checkout import NotComplete, apply_checkout, plan_checkout
+from flexfulfill.fulfillment.checkout import (
+    CheckoutPlan,
+    NotComplete,
+    apply_checkouts,
+    plan_checkout,
+)
 from flexfulfill.fulfillment.context import Services
-from flexfulfill.fulfillment.registry import Apply, Handler, Registry, nothing
+from flexfulfill.fulfillment.registry import Apply, BatchApply, Handler, Registry, nothing
 from flexfulfill.store import customers as customer_store
 from flexfulfill.store import orders as order_store
 from flexfulfill.store import stock as stock_store
@@ -40,15 +47,28 @@ def object_id(event: Event, resource: str, field: str) -> str:
 async def on_checkout_completed(services: Services, event: Event) -> Apply:
     """Fulfill the session (the same path as the success page and the reconciler)."""
     session_id = object_id(event, "checkout_session", "checkout_session_id")
-    async with services.reading() as conn:
-        if await order_store.find_order(conn, session_id) is not None:
-            return nothing
+    if await services.session_orders.order_of(session_id) is not None:
+        return nothing  # a duplicate, or another door came first: no API call
     plan = await plan_checkout(services, session_id)  # NotComplete → retried later
+    return CheckoutApply(services, plan)
 
-    async def apply(conn: AsyncConnection) -> int | None:
-        return (await apply_checkout(conn, services, plan, FulfilledVia.WEBHOOK)).order_id
 
-    return apply
+@dataclass(frozen=True)
+class CheckoutApply(BatchApply):
+    """Writes a webhook's order; a batch of them goes in one set of statements."""
+
+    services: Services
+    plan: CheckoutPlan
+
+    @classmethod
+    async def apply_many(
+        cls, conn: AsyncConnection, items: Sequence[CheckoutApply]
+    ) -> list[int | None]:
+        if not items:
+            return []
+        plans = [item.plan for item in items]
+        results = await apply_checkouts(conn, items[0].services, plans, FulfilledVia.WEBHOOK)
+        return [result.order_id for result in results]
 
 
 async def on_payment_succeeded(services: Services, event: Event) -> Apply:

@@ -10,9 +10,10 @@ retried later, so a merchant handler shares every guarantee of the built-in ones
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Self, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,6 +38,25 @@ class FulfilledOrder:
 
 
 AfterFulfilled: TypeAlias = Callable[[AsyncConnection, FulfilledOrder], Awaitable[None]]
+
+
+class BatchApply(ABC):
+    """An apply function the worker may run together with others of its class.
+
+    When several rows of one batch each have exactly one apply function of the same
+    ``BatchApply`` subclass, the worker calls :meth:`apply_many` once for all of them (one set
+    of statements instead of a set per event) in the batch's transaction. If that raises, the
+    transaction rolls back and every row is settled again alone, so a failure still touches one
+    row only. Called alone, an instance applies just itself.
+    """
+
+    async def __call__(self, conn: AsyncConnection) -> int | None:
+        return (await self.apply_many(conn, [self]))[0]
+
+    @classmethod
+    @abstractmethod
+    async def apply_many(cls, conn: AsyncConnection, items: Sequence[Self]) -> list[int | None]:
+        """Apply every item; the order id each touched (or None), in order."""
 
 
 async def nothing(_conn: AsyncConnection) -> int | None:

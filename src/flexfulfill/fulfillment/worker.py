@@ -32,7 +32,7 @@ from flexfulfill.domain.events import mode_mismatch
 from flexfulfill.flex import Event
 from flexfulfill.fulfillment.context import Services, log
 from flexfulfill.fulfillment.handlers import MalformedEvent
-from flexfulfill.fulfillment.registry import Apply
+from flexfulfill.fulfillment.registry import Apply, BatchApply
 from flexfulfill.fulfillment.retry import EventRetryPolicy
 from flexfulfill.store import claims
 from flexfulfill.store.claims import ClaimedEvent
@@ -172,8 +172,11 @@ class Worker:
         try:
             async with self.services.engine.begin() as conn:
                 await claims.one_writer(conn)
-                for item in items:
-                    await self._settle(conn, item, nested)
+                if nested:
+                    for item in items:
+                        await self._settle(conn, item, nested=True)
+                else:
+                    await self._settle_all(conn, items)
         except (_Undone, LeaseLost) as exc:
             if len(items) > 1:
                 await self._commit(items, nested=True)
@@ -181,6 +184,34 @@ class Worker:
                 await self._commit(items)  # item.error is set: this records the failure
         except (OSError, SQLAlchemyError) as exc:  # the database failed: the leases return them
             log.error("worker %s could not commit %d row(s): %s", self.name, len(items), exc)
+
+    async def _settle_all(self, conn: AsyncConnection, items: list[Prepared]) -> None:
+        """The optimistic pass: rows whose one apply function is a :class:`BatchApply` go
+        together (one set of statements per class, then one ``done`` for all), the rest one by
+        one. Any failure raises, the transaction rolls back and the rows are settled again
+        alone (see :meth:`_commit`); a row's effects and its ``done`` still commit together."""
+        groups: dict[type[BatchApply], list[tuple[Prepared, BatchApply]]] = {}
+        for item in items:
+            apply = item.applies[0] if len(item.applies) == 1 else None
+            if item.ignore is None and item.error is None and isinstance(apply, BatchApply):
+                groups.setdefault(type(apply), []).append((item, apply))
+        grouped = {
+            id(item) for members in groups.values() if len(members) > 1 for item, _ in members
+        }
+        for item in items:
+            if id(item) not in grouped:
+                await self._settle(conn, item, nested=False)
+        done: list[tuple[ClaimedEvent, int | None]] = []
+        for kind, members in groups.items():
+            if len(members) < 2:
+                continue  # settled alone above
+            try:
+                order_ids = await kind.apply_many(conn, [apply for _, apply in members])
+            except Exception as exc:  # which row failed is unknown: each is retried alone
+                raise _Undone(members[0][0]) from exc
+            done += [(item.claimed, oid) for (item, _), oid in zip(members, order_ids, strict=True)]
+        if done and not await claims.settle_done(conn, done, now=self.services.clock.now()):
+            raise LeaseLost
 
     async def _prepare(self, claimed: ClaimedEvent) -> Prepared:
         item = Prepared(claimed)

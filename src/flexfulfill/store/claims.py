@@ -8,10 +8,11 @@ claimed again by another worker commits nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flexfulfill.store.statuses import AttemptOutcome, EventStatus
@@ -179,6 +180,45 @@ async def settle(
     await _finish_attempt(conn, event, _OUTCOME[status], now, error, order_id)
     return True
 
+
+async def settle_done(
+    conn: AsyncConnection, done: Sequence[tuple[ClaimedEvent, int | None]], *, now: float
+) -> bool:
+    """Mark claimed rows ``done`` (each with the order it touched), in two statements.
+
+    All or nothing: False if any row is no longer held by its claim (the caller then rolls
+    back and settles the rows one by one, so only the lost row commits nothing).
+    """
+    by_token: dict[str, list[int]] = {}
+    for event, _ in done:
+        by_token.setdefault(event.token, []).append(event.row_id)
+    for token, ids in by_token.items():
+        result = await conn.execute(_DONE, {"ids": ids, "token": token, "now": now})
+        if result.rowcount != len(ids):
+            return False
+    rows = [{"attempt_id": e.attempt_id, "order_id": order_id} for e, order_id in done]
+    await conn.execute(_ATTEMPTS_DONE.values(finished_at=now), rows)
+    return True
+
+
+_DONE = (
+    update(E)
+    .where(E.c.id.in_(bindparam("ids", expanding=True)), E.c.locked_by == bindparam("token"))
+    .where(E.c.status == EventStatus.PROCESSING)
+    .values(
+        status=EventStatus.DONE,
+        lease_until=None,
+        locked_by=None,
+        last_error=None,
+        next_attempt_at=None,
+        processed_at=bindparam("now"),
+    )
+)
+_ATTEMPTS_DONE = (
+    update(event_attempts)
+    .where(event_attempts.c.id == bindparam("attempt_id"))
+    .values(outcome=AttemptOutcome.DONE, error=None, order_id=bindparam("order_id"))
+)
 
 _FINAL = frozenset({EventStatus.DONE, EventStatus.IGNORED, EventStatus.DEAD})
 _OUTCOME = {

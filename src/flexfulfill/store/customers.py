@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flexfulfill.domain.subscriptions import SubscriptionState
 from flexfulfill.flex import Customer
-from flexfulfill.store.conflicts import excluded, insert_or_ignore, upsert
+from flexfulfill.store.conflicts import insert_or_ignore
 from flexfulfill.store.tables import customers, subscriptions
 
 
 async def upsert_customer(conn: AsyncConnection, customer: Customer, now: float) -> None:
     """Insert or refresh a customer from the API's copy."""
-    values = {
-        "customer_id": customer.customer_id,
-        "email": customer.email,
-        "first_name": customer.first_name,
-        "last_name": customer.last_name,
-        "phone": customer.phone,
-        "test_mode": customer.test_mode,
-        "created_at": now,
-        "updated_at": now,
-    }
-    fields = ("email", "first_name", "last_name", "phone", "test_mode")
-    changes = {name: excluded(conn, customers, name) for name in fields}
-    await upsert(conn, customers, values, ["customer_id"], {**changes, "updated_at": now})
+    await upsert_customers(conn, [customer], now)
+
+
+async def upsert_customers(conn: AsyncConnection, fetched: Sequence[Customer], now: float) -> None:
+    """:func:`upsert_customer` for several customers in one statement (the last copy of a
+    customer listed twice wins, as one upsert after another would leave it)."""
+    latest = {customer.customer_id: customer for customer in fetched}
+    if not latest:
+        return
+    rows = [
+        {
+            "customer_id": customer.customer_id,
+            "email": customer.email,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "phone": customer.phone,
+            "test_mode": customer.test_mode,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for customer in latest.values()
+    ]
+    await conn.execute(_upsert_customers(conn.dialect.name), rows)
+
+
+@cache
+def _upsert_customers(dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(customers)
+    fields = ("email", "first_name", "last_name", "phone", "test_mode", "updated_at")
+    changes = {name: getattr(insert.excluded, name) for name in fields}
+    return insert.on_conflict_do_update(index_elements=["customer_id"], set_=changes)
 
 
 async def save_subscription(

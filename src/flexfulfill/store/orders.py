@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flexfulfill.domain import refunds as refund_rules
 from flexfulfill.domain.orders import LineDraft, OrderDraft, PaymentDraft
 from flexfulfill.domain.receipts import OUTBOX_KIND_RECEIPT, Receipt, receipt_key
-from flexfulfill.store.conflicts import excluded, insert_or_ignore, upsert
+from flexfulfill.store.conflicts import excluded, upsert
 from flexfulfill.store.statuses import FulfilledVia, OrderStatus, OutboxStatus
 from flexfulfill.store.tables import order_lines, orders, outbox, payments, refunds
 
@@ -59,7 +61,35 @@ async def insert_order(
     conn: AsyncConnection, draft: OrderDraft, via: FulfilledVia, now: float
 ) -> int | None:
     """Insert the order; None when the session already has one (UNIQUE decides the race)."""
-    values = {
+    return (await insert_orders(conn, [draft], via, now)).get(draft.checkout_session_id)
+
+
+async def insert_orders(
+    conn: AsyncConnection, drafts: Sequence[OrderDraft], via: FulfilledVia, now: float
+) -> dict[str, int]:
+    """Insert the orders in one statement; session id → id of each order inserted.
+
+    A session that already has an order is skipped (the UNIQUE session id decides the race:
+    of two concurrent transactions exactly one inserts), so it is absent from the result. The
+    drafts' session ids must be distinct.
+    """
+    if not drafts:
+        return {}
+    stmt = _insert_orders(conn.dialect.name)
+    result = await conn.execute(stmt, [_order_values(draft, via, now) for draft in drafts])
+    return {session_id: order_id for order_id, session_id in result.all()}
+
+
+@cache
+def _insert_orders(dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(orders)
+    return insert.on_conflict_do_nothing(index_elements=["checkout_session_id"]).returning(
+        orders.c.id, orders.c.checkout_session_id
+    )
+
+
+def _order_values(draft: OrderDraft, via: FulfilledVia, now: float) -> dict[str, Any]:
+    return {
         "checkout_session_id": draft.checkout_session_id,
         "status": OrderStatus.PAID,
         "mode": draft.mode,
@@ -81,27 +111,48 @@ async def insert_order(
         "created_at": now,
         "updated_at": now,
     }
-    return await insert_or_ignore(conn, orders, values, ["checkout_session_id"])
+
+
+async def find_orders(conn: AsyncConnection, session_ids: Sequence[str]) -> dict[str, int]:
+    """Session id → order id, for those of these sessions that have an order."""
+    if not session_ids:
+        return {}
+    stmt = select(orders.c.checkout_session_id, orders.c.id).where(
+        orders.c.checkout_session_id.in_(list(session_ids))
+    )
+    return {session_id: order_id for session_id, order_id in (await conn.execute(stmt)).all()}
 
 
 async def insert_lines(
     conn: AsyncConnection, order_id: int, lines: Sequence[LineDraft]
 ) -> list[tuple[int, LineDraft]]:
-    """Insert a new order's lines in one statement; each line's id with it, in order.
+    """Insert a new order's lines; each line's id with it, in order (:func:`insert_lines_of`)."""
+    return (await insert_lines_of(conn, [(order_id, lines)]))[0]
 
-    A line item id the API listed twice is inserted once (the first), as the UNIQUE
-    (order, line item) key would have it.
+
+async def insert_lines_of(
+    conn: AsyncConnection, new_orders: Sequence[tuple[int, Sequence[LineDraft]]]
+) -> list[list[tuple[int, LineDraft]]]:
+    """Insert the lines of new orders in one statement; per order, each line's id with it.
+
+    A line item id the API listed twice for one order is inserted once (the first), as the
+    UNIQUE (order, line item) key would have it.
     """
-    first: dict[str, LineDraft] = {}
-    for line in lines:
-        first.setdefault(line.line_item_id, line)
-    unique = list(first.values())
-    if not unique:
-        return []
-    rows = [{"order_id": order_id, "backordered": False, **line.__dict__} for line in unique]
+    per_order: list[list[LineDraft]] = []
+    rows: list[dict[str, Any]] = []
+    for order_id, lines in new_orders:
+        first: dict[str, LineDraft] = {}
+        for line in lines:
+            first.setdefault(line.line_item_id, line)
+        per_order.append(list(first.values()))
+        rows += [
+            {"order_id": order_id, "backordered": False, **ln.__dict__} for ln in first.values()
+        ]
+    if not rows:
+        return [[] for _ in new_orders]
     stmt = order_lines.insert().returning(order_lines.c.id, sort_by_parameter_order=True)
-    ids = list((await conn.execute(stmt, rows)).scalars())
-    return list(zip(ids, unique, strict=True))
+    ids = iter(list((await conn.execute(stmt, rows)).scalars()))
+    return [[(next(ids), line) for line in lines] for lines in per_order]
 
 
 async def mark_backordered(conn: AsyncConnection, line_ids: Sequence[int]) -> None:
@@ -121,26 +172,49 @@ async def record_payment(
     session_id: str | None = None,
 ) -> None:
     """Insert or update a payment by its intent id; an order link, once set, is kept."""
-    values = {
-        **payment.__dict__,
-        "checkout_session_id": session_id,
-        "order_id": order_id,
-        "created_at": now,
-        "updated_at": now,
-    }
+    await record_payments(conn, [(payment, order_id, session_id)], now=now)
+
+
+async def record_payments(
+    conn: AsyncConnection,
+    items: Sequence[tuple[PaymentDraft, int | None, str | None]],
+    *,
+    now: float,
+) -> None:
+    """:func:`record_payment` for several (payment, order id, session id) in one statement.
+
+    The intent ids must be distinct (one upsert statement cannot touch a row twice).
+    """
+    if not items:
+        return
+    rows = [
+        {
+            **payment.__dict__,
+            "checkout_session_id": session_id,
+            "order_id": order_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for payment, order_id, session_id in items
+    ]
+    await conn.execute(_upsert_payments(conn.dialect.name), rows)
+
+
+@cache
+def _upsert_payments(dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(payments)
+    new = insert.excluded
     keep = func.coalesce
     changes = {
-        "amount": excluded(conn, payments, "amount"),
-        "amount_received": excluded(conn, payments, "amount_received"),
-        "status": excluded(conn, payments, "status"),
-        "payment_card_type": excluded(conn, payments, "payment_card_type"),
-        "order_id": keep(payments.c.order_id, excluded(conn, payments, "order_id")),
-        "checkout_session_id": keep(
-            payments.c.checkout_session_id, excluded(conn, payments, "checkout_session_id")
-        ),
-        "updated_at": now,
+        "amount": new.amount,
+        "amount_received": new.amount_received,
+        "status": new.status,
+        "payment_card_type": new.payment_card_type,
+        "order_id": keep(payments.c.order_id, new.order_id),
+        "checkout_session_id": keep(payments.c.checkout_session_id, new.checkout_session_id),
+        "updated_at": new.updated_at,
     }
-    await upsert(conn, payments, values, ["payment_intent_id"], changes)
+    return insert.on_conflict_do_update(index_elements=["payment_intent_id"], set_=changes)
 
 
 async def order_of_payment(conn: AsyncConnection, payment_intent_id: str) -> int | None:
@@ -165,55 +239,92 @@ async def record_refund(
 
 
 async def refresh_amounts(conn: AsyncConnection, order_id: int, now: float) -> OrderStatus:
+    """Recompute an order's paid and refunded sums and its status (:func:`refresh_amounts_of`)."""
+    return (await refresh_amounts_of(conn, [order_id], now))[order_id]
+
+
+async def refresh_amounts_of(
+    conn: AsyncConnection, order_ids: Sequence[int], now: float
+) -> dict[int, OrderStatus]:
     """Recompute paid (sum of payments), refunded (sum of counted refunds) and the status.
 
-    One UPDATE with subqueries, so concurrent payment and refund events each see the other's
-    committed rows and the last writer leaves the sums right.
+    One UPDATE with correlated subqueries for all the orders, so concurrent payment and refund
+    events each see the other's committed rows and the last writer leaves the sums right; then
+    one UPDATE per status that changed.
     """
-    paid = (
-        select(func.coalesce(func.sum(payments.c.amount_received), 0))
-        .where(payments.c.order_id == order_id)
-        .scalar_subquery()
-    )
-    intents = select(payments.c.payment_intent_id).where(payments.c.order_id == order_id)
-    refunded = (
-        select(func.coalesce(func.sum(refunds.c.amount), 0))
-        .where(
-            refunds.c.payment_intent_id.in_(intents),
-            refunds.c.status.in_(refund_rules.COUNTED),
-        )
-        .scalar_subquery()
-    )
-    result = await conn.execute(
-        update(orders)
-        .where(orders.c.id == order_id)
-        .values(amount_paid=paid, amount_refunded=refunded, updated_at=now)
-        .returning(orders.c.amount_total, orders.c.amount_refunded, orders.c.status)
-    )
-    total, amount_refunded, current = result.one()
-    status = refund_rules.order_status(int(total), int(amount_refunded))
-    if status != current:
-        await conn.execute(update(orders).where(orders.c.id == order_id).values(status=status))
-    return status
+    if not order_ids:
+        return {}
+    rows = (await conn.execute(_REFRESH, {"ids": list(order_ids), "now": now})).all()
+    statuses: dict[int, OrderStatus] = {}
+    changed: dict[OrderStatus, list[int]] = {}
+    for order_id, total, amount_refunded, current in rows:
+        status = refund_rules.order_status(int(total), int(amount_refunded))
+        statuses[order_id] = status
+        if status != current:
+            changed.setdefault(status, []).append(order_id)
+    for status, ids in changed.items():
+        await conn.execute(update(orders).where(orders.c.id.in_(ids)).values(status=status))
+    return statuses
+
+
+_PAID = (
+    select(func.coalesce(func.sum(payments.c.amount_received), 0))
+    .where(payments.c.order_id == orders.c.id)
+    .scalar_subquery()
+)
+_INTENTS = (
+    select(payments.c.payment_intent_id).where(payments.c.order_id == orders.c.id).correlate(orders)
+)
+_REFUNDED = (
+    select(func.coalesce(func.sum(refunds.c.amount), 0))
+    .where(refunds.c.payment_intent_id.in_(_INTENTS), refunds.c.status.in_(refund_rules.COUNTED))
+    .correlate(orders)
+    .scalar_subquery()
+)
+# Built once, run with parameters (no per-call statement building on the hot path).
+_REFRESH = (
+    update(orders)
+    .where(orders.c.id.in_(bindparam("ids", expanding=True)))
+    .values(amount_paid=_PAID, amount_refunded=_REFUNDED, updated_at=bindparam("now"))
+    .returning(orders.c.id, orders.c.amount_total, orders.c.amount_refunded, orders.c.status)
+)
 
 
 async def insert_receipt(
     conn: AsyncConnection, receipt: Receipt, *, message_id: str, now: float
-) -> int | None:
+) -> None:
     """The receipt's outbox row (pending), one per order by UNIQUE (kind, key)."""
-    values = {
-        "kind": OUTBOX_KIND_RECEIPT,
-        "key": receipt_key(receipt.checkout_session_id),
-        "order_id": receipt.order_id,
-        "payload": receipt.to_json(),
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "message_id": message_id,
-        "recipient": receipt.email or None,
-        "created_at": now,
-    }
-    return await insert_or_ignore(conn, outbox, values, ["kind", "key"])
+    await insert_receipts(conn, [(receipt, message_id)], now=now)
+
+
+async def insert_receipts(
+    conn: AsyncConnection, receipts: Sequence[tuple[Receipt, str]], *, now: float
+) -> None:
+    """:func:`insert_receipt` for several (receipt, Message-ID) in one statement."""
+    if not receipts:
+        return
+    rows = [
+        {
+            "kind": OUTBOX_KIND_RECEIPT,
+            "key": receipt_key(receipt.checkout_session_id),
+            "order_id": receipt.order_id,
+            "payload": receipt.to_json(),
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "message_id": message_id,
+            "recipient": receipt.email or None,
+            "created_at": now,
+        }
+        for receipt, message_id in receipts
+    ]
+    await conn.execute(_insert_receipts(conn.dialect.name), rows)
+
+
+@cache
+def _insert_receipts(dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(outbox)
+    return insert.on_conflict_do_nothing(index_elements=["kind", "key"])
 
 
 async def order_lines_of(conn: AsyncConnection, order_id: int) -> list[Any]:

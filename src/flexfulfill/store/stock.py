@@ -84,16 +84,22 @@ class Sale:
 async def sell(conn: AsyncConnection, sales: Sequence[Sale], now: float) -> list[Movement]:
     """The sale movements of order lines created in this same transaction, in ``sales`` order.
 
-    The lines are new, so no movement can exist for them yet: each stock level is updated
-    (one atomic ``on_hand = on_hand + delta`` per line, in the given order, so callers pass
-    them sorted by product to lock stock rows in one order), then all movements are recorded
-    with their results in one statement.
+    The lines are new, so no movement can exist for them yet. Each product's stock is updated
+    once for all its lines (one atomic ``on_hand = on_hand + total``, products in the order
+    they first appear, so callers pass sales sorted by product to lock stock rows in one
+    order); each line's ``on_hand_after`` is then what a movement per line, taken in ``sales``
+    order, would have left. All movements are recorded in one statement.
     """
+    totals: dict[str, int] = {}
+    for sale in sales:
+        totals[sale.product_id] = totals.get(sale.product_id, 0) + sale_delta(sale.quantity)
+    # Each product's level before this call: its level after, less what this call took out.
+    level = {p: await _add(conn, p, total, now) - total for p, total in totals.items()}
     movements = []
     for sale in sales:
         delta = sale_delta(sale.quantity)
-        after = await _add(conn, sale.product_id, delta, now)
-        movements.append(Movement(sale.product_id, delta, after))
+        level[sale.product_id] += delta
+        movements.append(Movement(sale.product_id, delta, level[sale.product_id]))
     if movements:
         rows = [_sale_row(sale, m, now) for sale, m in zip(sales, movements, strict=True)]
         await conn.execute(stock_movements.insert(), rows)
