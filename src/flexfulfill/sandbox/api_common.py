@@ -9,7 +9,8 @@ from fastapi import Depends, Query, Request
 from flexfulfill.sandbox.state import SandboxState
 
 
-def get_state(request: Request) -> SandboxState:
+async def get_state(request: Request) -> SandboxState:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request.
     state: SandboxState = request.app.state.sandbox
     return state
 

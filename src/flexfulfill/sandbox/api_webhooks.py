@@ -79,7 +79,7 @@ async def list_webhooks(
     state: State, limit: Limit = None, starting_after: Cursor = None
 ) -> dict[str, Any]:
     async with state.read() as tx:
-        rows = await tx.conn.execute(select(W).order_by(W.c.seq.desc()))
+        rows = await (await tx.db()).execute(select(W).order_by(W.c.seq.desc()))
         docs = [show_webhook(row) for row in rows]
     return {"webhooks": paginate(docs, "webhook_id", limit=limit, starting_after=starting_after)}
 
@@ -87,7 +87,7 @@ async def list_webhooks(
 @router.get("/v1/webhooks/{id}")
 async def get_webhook(id: str, state: State) -> dict[str, Any]:
     async with state.read() as tx:
-        return {"webhook": show_webhook(await _webhook(tx.conn, id))}
+        return {"webhook": show_webhook(await _webhook(await tx.db(), id))}
 
 
 @router.post("/v1/webhooks/{id}")
@@ -134,15 +134,17 @@ async def delete_webhook(id: str, state: State) -> dict[str, Any]:
 @router.get("/v1/webhooks/{id}/attempts")
 async def webhook_attempts(id: str, state: State, limit: Limit = None) -> dict[str, Any]:
     async with state.read() as tx:
-        await _webhook(tx.conn, id)
-        return {"attempts": await _attempts(tx.conn, t.attempts.c.webhook_id == id, limit)}
+        conn = await tx.db()
+        await _webhook(conn, id)
+        return {"attempts": await _attempts(conn, t.attempts.c.webhook_id == id, limit)}
 
 
 @router.get("/v1/events/{id}/attempts")
 async def event_attempts(id: str, state: State, limit: Limit = None) -> dict[str, Any]:
     async with state.read() as tx:
-        await _event_row(tx.conn, id)
-        return {"attempts": await _attempts(tx.conn, t.attempts.c.event_id == id, limit)}
+        conn = await tx.db()
+        await _event_row(conn, id)
+        return {"attempts": await _attempts(conn, t.attempts.c.event_id == id, limit)}
 
 
 async def _attempts(conn: AsyncConnection, condition: Any, limit: int | None) -> list[Doc]:
@@ -170,14 +172,14 @@ async def list_events(
     if event_type is not None:
         query = query.where(E.c.event_type == event_type)
     async with state.read() as tx:
-        docs = [json.loads(raw) for (raw,) in await tx.conn.execute(query)]
+        docs = [json.loads(raw) for (raw,) in await (await tx.db()).execute(query)]
     return {"events": paginate(docs, "event_id", limit=limit, starting_after=starting_after)}
 
 
 @router.get("/v1/events/{id}")
 async def get_event(id: str, state: State) -> dict[str, Any]:
     async with state.read() as tx:
-        return {"event": json.loads((await _event_row(tx.conn, id)).body)}
+        return {"event": json.loads((await _event_row(await tx.db(), id)).body)}
 
 
 @router.post("/v1/events/{id}/retry")

@@ -20,6 +20,7 @@ from flexfulfill.config import normalize_database_url
 from flexfulfill.sandbox import api_billing, api_catalog, api_checkout, api_customers, api_webhooks
 from flexfulfill.sandbox.delivery import DeliveryEngine
 from flexfulfill.sandbox.errors import SandboxError, error_body
+from flexfulfill.sandbox.fast_reads import FastReads
 from flexfulfill.sandbox.faults import FaultBox, Faults
 from flexfulfill.sandbox.guard import Guard
 from flexfulfill.sandbox.idempotency import Idempotency
@@ -48,7 +49,8 @@ def build_sandbox(
     store = SandboxStore(make_engine(normalize_database_url(database_url)))
     engine = DeliveryEngine(store, clock, policy, box, concurrency=concurrency)
     state = SandboxState(store, engine, clock, box, policy)
-    return Guard(Idempotency(build_api(state), store, clock), box), state
+    api = Idempotency(build_api(state), store, clock)
+    return Guard(FastReads(api, state), box), state
 
 
 def build_api(state: SandboxState) -> FastAPI:

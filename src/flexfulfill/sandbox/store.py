@@ -7,12 +7,14 @@ pattern): a crash can lose neither the event nor a delivery.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flexfulfill.sandbox import tables as t
@@ -28,11 +30,69 @@ def _dumps(doc: Any) -> str:
     return json.dumps(doc, separators=(",", ":"), sort_keys=False)
 
 
+DOC_CACHE_SIZE = 50_000  # documents kept in memory; beyond it the oldest are dropped
+
+
+class DocCache:
+    """Committed documents by (kind, id), as their stored JSON text, kept by this process.
+
+    Why: the hot reads (a session with its intents and customer, its line items with their
+    prices and products) otherwise cost a connection, a transaction and a statement per
+    document on every request. The sandbox is one process per database (as delivery already
+    requires), and every write of ``sandbox_objects`` goes through :class:`Tx`, so:
+
+    - a committed write transaction puts what it wrote here (write-through), before its
+      request answers and before delivery is woken, so no client can see a write and then read
+      older data;
+    - a miss reads the database and keeps the row only if no object-writing transaction
+      committed since the reading transaction began (``generation``, bumped by each such
+      commit): a read from an older snapshot never overwrites a newer document.
+
+    Texts are immutable; every read parses a fresh dict, so callers may change what they get.
+    """
+
+    def __init__(self, size: int = DOC_CACHE_SIZE) -> None:
+        self.size = size
+        self.generation = 0
+        self._docs: dict[tuple[str, str], str] = {}
+
+    def get(self, kind: str, object_id: str) -> str | None:
+        return self._docs.get((kind, object_id))
+
+    def remember(self, kind: str, object_id: str, text: str, generation: int) -> None:
+        """Keep a row read from the database, unless a write committed since ``generation``."""
+        if generation == self.generation:
+            self._put((kind, object_id), text)
+
+    def committed(
+        self, written: dict[tuple[str, str], str], uncached: set[tuple[str, str]]
+    ) -> None:
+        """A transaction that wrote these documents has committed (call with no await since)."""
+        self.generation += 1
+        for key, text in written.items():
+            if key in uncached:
+                self._docs.pop(key, None)
+            else:
+                self._put(key, text)
+
+    def _put(self, key: tuple[str, str], text: str) -> None:
+        self._docs.pop(key, None)  # re-inserted last: the oldest-first order is eviction order
+        self._docs[key] = text
+        if len(self._docs) > self.size:
+            del self._docs[next(iter(self._docs))]
+
+
 class SandboxStore:
     """The engine plus the schema; hands out transactions."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.cache = DocCache()
+        # Object-writing transactions run one at a time in this process. SQLite serializes
+        # writers anyway (BEGIN IMMEDIATE, whose busy handler polls with sleeps; a queue here
+        # hands over at once); it also means a write transaction reading the cache sees every
+        # earlier commit, since each applies its writes to the cache before releasing this.
+        self._writer = asyncio.Lock()
 
     async def create_all(self) -> None:
         async with self.engine.begin() as conn:
@@ -40,8 +100,14 @@ class SandboxStore:
 
     @asynccontextmanager
     async def transaction(self, now: float, due_delay: DueDelay) -> AsyncIterator[Tx]:
-        async with self.engine.begin() as conn:
-            yield Tx(conn, now, due_delay)
+        async with self._writer:
+            generation = self.cache.generation
+            async with self.engine.begin() as conn:
+                tx = Tx(conn, now, due_delay, self.cache, generation)
+                yield tx
+                await tx.flush()
+            # Committed: no await between the commit and the cache update.
+            self.cache.committed(tx.written, tx.uncached)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
@@ -53,36 +119,99 @@ class SandboxStore:
 
     @asynccontextmanager
     async def read(self, now: float) -> AsyncIterator[Tx]:
-        """A :class:`Tx` for reads only."""
-        async with self.reading() as conn:
-            yield Tx(conn, now, lambda: 0.0)
+        """A :class:`Tx` for reads only; it opens a connection only if the cache cannot answer."""
+        generation = self.cache.generation  # before any snapshot this Tx may take
+        async with contextlib.AsyncExitStack() as stack:
+
+            async def connect() -> AsyncConnection:
+                return await stack.enter_async_context(self.reading())
+
+            yield Tx(None, now, lambda: 0.0, self.cache, generation, connect)
 
 
 class Tx:
-    """Reads and writes inside one transaction; ``emitted`` counts new messages."""
+    """Reads and writes inside one transaction; ``emitted`` counts new messages.
 
-    def __init__(self, conn: AsyncConnection, now: float, due_delay: DueDelay) -> None:
-        self.conn = conn
+    Writes (documents, events, messages) are kept in order and sent at the end as one
+    multi-row statement per table (:meth:`flush`); reads of documents see this transaction's
+    own writes first. Code that runs its own SQL on ``conn`` against these tables after
+    writing through the Tx must ``await tx.flush()`` first (none does: ``conn`` is used for
+    webhooks and attempts, which the Tx does not buffer).
+    """
+
+    def __init__(
+        self,
+        conn: AsyncConnection | None,
+        now: float,
+        due_delay: DueDelay,
+        cache: DocCache | None = None,
+        generation: int = 0,
+        connect: Callable[[], Awaitable[AsyncConnection]] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._connect = connect
         self.now = now
         self._due_delay = due_delay
-        self._subscribers: dict[str, list[str]] = {}  # event type → endpoints, per transaction
+        self._cache = cache or DocCache(0)
+        self._generation = generation
+        self._webhooks: list[tuple[str, list[str]]] | None = None  # enabled: (id, event types)
         self.emitted = 0
+        # Every document this transaction wrote, (kind, id) → JSON text of its last version;
+        # the cache takes them once the transaction has committed.
+        self.written: dict[tuple[str, str], str] = {}
+        # Not yet sent (flush): new object rows in order, and changed existing objects.
+        self._inserts: dict[tuple[str, str], dict[str, Any]] = {}
+        self._updates: set[tuple[str, str]] = set()
+        self.uncached: set[tuple[str, str]] = set()  # written, but not to be cached
+        self._events: list[dict[str, Any]] = []
+        self._messages: list[dict[str, Any]] = []
+
+    @property
+    def conn(self) -> AsyncConnection:
+        """The transaction's connection (a read :class:`Tx` opens it on first use: ``db()``)."""
+        if self._conn is None:
+            raise RuntimeError("this read Tx has no connection yet; use `await tx.db()`")
+        return self._conn
+
+    async def db(self) -> AsyncConnection:
+        if self._conn is None:
+            assert self._connect is not None
+            self._conn = await self._connect()
+        return self._conn
+
+    def _known(self, kind: str, object_id: str) -> str | None:
+        return self.written.get((kind, object_id)) or self._cache.get(kind, object_id)
 
     async def get(self, kind: str, object_id: str) -> Doc | None:
-        query = select(t.objects.c.data).where(
-            t.objects.c.id == object_id, t.objects.c.kind == kind
-        )
-        raw = (await self.conn.execute(query)).scalar_one_or_none()
-        return None if raw is None else dict(json.loads(raw))
+        raw = self._known(kind, object_id)
+        if raw is None:
+            query = select(t.objects.c.data).where(
+                t.objects.c.id == object_id, t.objects.c.kind == kind
+            )
+            raw = (await (await self.db()).execute(query)).scalar_one_or_none()
+            if raw is None:
+                return None
+            self._cache.remember(kind, object_id, raw, self._generation)
+        return dict(json.loads(raw))
 
     async def get_many(self, kind: str, object_ids: list[str]) -> dict[str, Doc]:
-        """The objects of ``kind`` among ``object_ids`` that exist, by id (one query)."""
-        if not object_ids:
-            return {}
-        query = select(t.objects.c.id, t.objects.c.data).where(
-            t.objects.c.id.in_(set(object_ids)), t.objects.c.kind == kind
-        )
-        return {oid: dict(json.loads(raw)) for oid, raw in await self.conn.execute(query)}
+        """The objects of ``kind`` among ``object_ids`` that exist, by id (one query at most)."""
+        found: dict[str, Doc] = {}
+        missing = set()
+        for oid in object_ids:
+            raw = self._known(kind, oid)
+            if raw is None:
+                missing.add(oid)
+            else:
+                found[oid] = dict(json.loads(raw))
+        if missing:
+            query = select(t.objects.c.id, t.objects.c.data).where(
+                t.objects.c.id.in_(missing), t.objects.c.kind == kind
+            )
+            for oid, raw in await (await self.db()).execute(query):
+                self._cache.remember(kind, oid, raw, self._generation)
+                found[oid] = dict(json.loads(raw))
+        return found
 
     async def require(
         self, kind: str, object_id: str, loc: tuple[str, ...] = ("path", "id")
@@ -101,25 +230,49 @@ class Tx:
         return doc
 
     async def insert(self, kind: str, doc: Doc) -> Doc:
-        row = {
-            "id": doc[ID_FIELDS[kind]],
-            "kind": kind,
-            "created_at": self.now,
-            "data": _dumps(doc),
-        }
-        await self.conn.execute(insert(t.objects).values(row))
+        key = (kind, doc[ID_FIELDS[kind]])
+        text = _dumps(doc)
+        self.written[key] = text
+        self._inserts[key] = {"id": key[1], "kind": kind, "created_at": self.now, "data": text}
         return doc
 
     async def save(self, kind: str, doc: Doc) -> Doc:
-        query = update(t.objects).where(t.objects.c.id == doc[ID_FIELDS[kind]])
-        await self.conn.execute(query.values(data=_dumps(doc)))
+        key = (kind, doc[ID_FIELDS[kind]])
+        text = _dumps(doc)
+        self.written[key] = text
+        if key in self._inserts:  # created in this transaction: insert the latest version
+            self._inserts[key]["data"] = text
+        else:
+            self._updates.add(key)
         return doc
 
     async def all(self, kind: str) -> list[Doc]:
         """Every object of ``kind``, newest first (Stripe's list order)."""
+        await self.flush()
         query = select(t.objects.c.data).where(t.objects.c.kind == kind)
-        rows = await self.conn.execute(query.order_by(t.objects.c.seq.desc()))
+        rows = await (await self.db()).execute(query.order_by(t.objects.c.seq.desc()))
         return [dict(json.loads(raw)) for (raw,) in rows]
+
+    async def flush(self) -> None:
+        """Send the buffered writes: one statement per table (objects: inserts, then updates)."""
+        if not (self._inserts or self._updates or self._events or self._messages):
+            return
+        conn = await self.db()
+        if self._inserts:
+            await conn.execute(insert(t.objects), list(self._inserts.values()))
+        if self._updates:
+            query = update(t.objects).where(t.objects.c.id == bindparam("oid"))
+            rows = [{"oid": key[1], "text": self.written[key]} for key in self._updates]
+            result = await conn.execute(query.values(data=bindparam("text")), rows)
+            if result.rowcount != len(rows):
+                # A save of an object that is not stored changes nothing in the database
+                # (as before); it must not appear in the cache either.
+                self.uncached |= self._updates
+        if self._events:
+            await conn.execute(insert(t.events), self._events)
+        if self._messages:
+            await conn.execute(insert(t.messages), self._messages)
+        self._inserts, self._updates, self._events, self._messages = {}, set(), [], []
 
     async def emit(self, event_type: str, resource_key: str, resource: Doc) -> Doc:
         """Record an event and queue one message per enabled, subscribed endpoint."""
@@ -138,18 +291,17 @@ class Tx:
             "created_at": self.now,
             "body": _dumps(event),
         }
-        await self.conn.execute(insert(t.events).values(row))
+        self._events.append(row)
         for webhook_id in await self.subscribers(event_type):
             await self.queue_message(event_id, webhook_id)
         return event
 
     async def subscribers(self, event_type: str) -> list[str]:
-        if event_type not in self._subscribers:
+        if self._webhooks is None:  # one query per transaction, whatever the event types
             query = select(t.webhooks.c.webhook_id, t.webhooks.c.events).where(t.webhooks.c.enabled)
-            rows = await self.conn.execute(query.order_by(t.webhooks.c.seq))
-            found = [wid for wid, raw in rows if subscribed(json.loads(raw), event_type)]
-            self._subscribers[event_type] = found
-        return self._subscribers[event_type]
+            rows = await (await self.db()).execute(query.order_by(t.webhooks.c.seq))
+            self._webhooks = [(wid, json.loads(raw)) for wid, raw in rows]
+        return [wid for wid, types in self._webhooks if subscribed(types, event_type)]
 
     async def queue_message(self, event_id: str, webhook_id: str) -> str:
         message_id = new_id("message")
@@ -163,7 +315,7 @@ class Tx:
             "next_attempt_at": self.now + self._due_delay(),
             "created_at": self.now,
         }
-        await self.conn.execute(insert(t.messages).values(row))
+        self._messages.append(row)
         self.emitted += 1
         return message_id
 
