@@ -18,6 +18,7 @@ import httpx
 from flexfulfill.clock import Clock
 from flexfulfill.flex._errors import FlexError, NetworkError, error_from_response
 from flexfulfill.flex._retry import RetryPolicy, parse_retry_after
+from flexfulfill.flex._transport import make_transport
 
 log = logging.getLogger("flexfulfill.flex")
 
@@ -34,11 +35,9 @@ class _Failure:
     retry_after: float | None = None
 
 
-# Connections kept open to Flex, all of them alive between requests (keep-alive limit = pool
-# size). With httpx's default (100 connections, 20 kept alive) a worker reading 32 events at
-# once closed and reopened connections all the time, and httpcore's pool scans every
-# connection on each request (encode/httpcore#1035). Measured with bench/fulfillment.py
-# (1,000 orders, sandbox on loopback): 8 connections 147 orders/s, 4: 122, 16: 91, 32: 75.
+# Connections kept open to Flex (see _transport.py). Measured with bench/fulfillment.py (1,000
+# orders, sandbox on loopback, httpx's own pool): 8 connections 147 orders/s, 4: 122, 16: 91,
+# 32: 75; httpx's default (100, of which 20 kept alive) closed and reopened them all the time.
 # Requests beyond the pool wait for a free connection.
 POOL = 8
 
@@ -62,9 +61,8 @@ class HTTPCore:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
-            transport=transport,
+            transport=transport or make_transport(POOL),
             timeout=timeout,
-            limits=httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL),
         )
 
     async def aclose(self) -> None:
