@@ -92,22 +92,26 @@ class DeliveryEngine:
         if room < self.concurrency // 2:
             await self._wake.wait()  # finished requests wake us
             return
-        jobs = await self._claim(room)
+        jobs, due = await self._claim(room)
         for job in jobs:
             self._spawn(job)
         if len(jobs) < room:
-            await self._idle()
+            await self._idle(due)
 
-    async def _claim(self, room: int) -> list[q.Job]:
-        async with self.store.reading() as conn:
-            return await q.claim_due(conn, self.clock.now(), self._inflight, room)
+    async def _claim(self, room: int) -> tuple[list[q.Job], float | None]:
+        """What is due now and, when that is all of it, when the next message falls due —
+        on one connection, one statement each (no transaction: each is atomic by itself)."""
+        async with self.store.engine.connect() as conn:
+            jobs = await q.claim_due(conn, self.clock.now(), self._inflight, room)
+            if len(jobs) == room:
+                return jobs, None
+            claimed = self._inflight.union(job.message_id for job in jobs)
+            return jobs, await q.next_due_at(conn, claimed)
 
-    async def _idle(self) -> None:
+    async def _idle(self, due: float | None) -> None:
         """Sleep until the next due time or a wake-up, whichever is first."""
         if self._wake.is_set():
             return
-        async with self.store.reading() as conn:
-            due = await q.next_due_at(conn, self._inflight)
         waiter = asyncio.ensure_future(self._wake.wait())
         waits: set[asyncio.Future[object]] = {waiter}  # type: ignore[arg-type]
         if due is not None:
@@ -195,15 +199,18 @@ class DeliveryEngine:
         if not batch:
             return
         async with self.store.engine.begin() as conn:
-            await q.record_results(conn, batch, self.policy, self.faults.rng)
+            rescheduled = await q.record_results(conn, batch, self.policy, self.faults.rng)
         done = [r for r in batch if not r.duplicate]
         self.delivered += sum(r.ok for r in done)
-        self._release(done)
+        # Only a message due again can change when the loop must next wake; a delivered,
+        # failed or canceled one cannot (waking anyway cost a claim per recorded batch).
+        self._release(done, wake=rescheduled > 0)
 
-    def _release(self, results: list[q.Result]) -> None:
+    def _release(self, results: list[q.Result], *, wake: bool = True) -> None:
         for result in results:
             self._inflight.discard(result.job.message_id)
-        self.wake()
+        if wake:
+            self.wake()
 
 
 def signatures(job: q.Job, stamp: int) -> str:

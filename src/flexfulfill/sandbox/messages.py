@@ -19,8 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flexfulfill.sandbox import tables as t
 from flexfulfill.sandbox.ids import new_id
 from flexfulfill.sandbox.retry import RetryPolicy
+from flexfulfill.sandbox.sql import execute_many, fetch_all
 
 M, W, E = t.messages, t.webhooks, t.events
+
+INSERT_ATTEMPTS = insert(t.attempts)
+# Only a still-pending message moves on: one canceled meanwhile (its endpoint disabled or
+# deleted while this attempt was on the wire) stays canceled.
+MESSAGE_MOVES_ON = (
+    update(M)
+    .where(M.c.message_id == bindparam("mid"), M.c.status == t.MessageStatus.PENDING)
+    .values(status=bindparam("st"), failures=bindparam("f"), next_attempt_at=bindparam("n"))
+    .values(attempts=bindparam("a"))
+)
 
 
 @dataclass(frozen=True)
@@ -62,47 +73,62 @@ def _due(now: float, exclude: Collection[str]) -> list[object]:
     return conditions
 
 
+# Due messages, oldest due first, with what sending them needs. Messages in flight are left
+# out in Python, not in SQL: the statement keeps one shape (compiled once, sql.fetch_all) and
+# asks for as many more rows as there are messages in flight.
+CLAIM = (
+    select(
+        M.c.message_id,
+        M.c.event_id,
+        M.c.webhook_id,
+        M.c.attempts,
+        M.c.failures,
+        W.c.url,
+        W.c.secret,
+        W.c.previous_secret,
+        W.c.previous_until,
+        E.c.body,
+    )
+    .join(W, W.c.webhook_id == M.c.webhook_id)
+    .join(E, E.c.event_id == M.c.event_id)
+    .where(M.c.status == t.MessageStatus.PENDING, M.c.next_attempt_at <= bindparam("now"))
+    .order_by(M.c.next_attempt_at, M.c.seq)
+    .limit(bindparam("limit"))
+)
+# The earliest pending messages by due time (the first not in flight is the next due).
+UPCOMING = (
+    select(M.c.message_id, M.c.next_attempt_at)
+    .where(M.c.status == t.MessageStatus.PENDING, M.c.next_attempt_at.is_not(None))
+    .order_by(M.c.next_attempt_at)
+    .limit(bindparam("limit"))
+)
+
+
 async def claim_due(
     conn: AsyncConnection, now: float, exclude: Collection[str], limit: int
 ) -> list[Job]:
-    """Due messages, oldest due first, with what sending them needs."""
-    query = (
-        select(
-            M.c.message_id,
-            M.c.event_id,
-            M.c.webhook_id,
-            M.c.attempts,
-            M.c.failures,
-            W.c.url,
-            W.c.secret,
-            W.c.previous_secret,
-            W.c.previous_until,
-            E.c.body,
-        )
-        .join(W, W.c.webhook_id == M.c.webhook_id)
-        .join(E, E.c.event_id == M.c.event_id)
-        .where(and_(*_due(now, exclude)))  # type: ignore[arg-type]
-        .order_by(M.c.next_attempt_at, M.c.seq)
-        .limit(limit)
-    )
-    rows = await conn.execute(query)
-    return [Job(*row[:6], _secrets(row, now), row.body.encode()) for row in rows]
+    """Due messages not in ``exclude``, oldest due first, with what sending them needs."""
+    rows = await fetch_all(conn, CLAIM, {"now": now, "limit": limit + len(exclude)})
+    fresh = [row for row in rows if row[0] not in exclude][:limit]
+    return [
+        Job(mid, event_id, webhook_id, attempts, failures, url, _secrets(row, now), body.encode())
+        for row in fresh
+        for (mid, event_id, webhook_id, attempts, failures, url, *_, body) in [row]
+    ]
 
 
-def _secrets(row: Any, now: float) -> tuple[str, ...]:
+def _secrets(row: tuple[Any, ...], now: float) -> tuple[str, ...]:
     """The current secret, then the previous one while its rotation grace lasts."""
-    if row.previous_secret and (row.previous_until or 0) > now:
-        return (row.secret, row.previous_secret)
-    return (row.secret,)
+    secret, previous, until = row[6:9]
+    if previous and (until or 0) > now:
+        return (secret, previous)
+    return (secret,)
 
 
 async def next_due_at(conn: AsyncConnection, exclude: Collection[str]) -> float | None:
-    conditions = [M.c.status == t.MessageStatus.PENDING]
-    if exclude:
-        conditions.append(M.c.message_id.not_in(list(exclude)))
-    query = select(func.min(M.c.next_attempt_at)).where(and_(*conditions))
-    value = (await conn.execute(query)).scalar_one_or_none()
-    return None if value is None else float(value)
+    """When the earliest pending message not in ``exclude`` is due (None: there is none)."""
+    rows = await fetch_all(conn, UPCOMING, {"limit": len(exclude) + 1})
+    return next((float(due) for mid, due in rows if mid not in exclude), None)
 
 
 async def record_results(
@@ -123,20 +149,9 @@ async def record_results(
                     "a": result.job.attempts + 1,
                 }
             )
-    await conn.execute(insert(t.attempts), attempt_rows)
+    await execute_many(conn, INSERT_ATTEMPTS, attempt_rows)
     if message_rows:
-        # Only a still-pending message moves on: one canceled meanwhile (its endpoint disabled
-        # or deleted while this attempt was on the wire) stays canceled.
-        query = update(M).where(
-            M.c.message_id == bindparam("mid"), M.c.status == t.MessageStatus.PENDING
-        )
-        values: dict[str, Any] = {
-            "status": bindparam("st"),
-            "failures": bindparam("f"),
-            "next_attempt_at": bindparam("n"),
-            "attempts": bindparam("a"),
-        }
-        await conn.execute(query.values(values), message_rows)
+        await execute_many(conn, MESSAGE_MOVES_ON, message_rows)
     await _update_endpoint_health(conn, results, policy)
     return sum(1 for row in message_rows if row["st"] == t.MessageStatus.PENDING)
 

@@ -21,6 +21,7 @@ from flexfulfill.sandbox import tables as t
 from flexfulfill.sandbox.errors import invalid, not_found
 from flexfulfill.sandbox.ids import new_id
 from flexfulfill.sandbox.present import ID_FIELDS, Doc, iso
+from flexfulfill.sandbox.sql import execute_many
 
 # (first-due delay for a new message) — fault injection decides it; no delay by default.
 DueDelay = Callable[[], float]
@@ -29,6 +30,12 @@ DueDelay = Callable[[], float]
 def _dumps(doc: Any) -> str:
     return json.dumps(doc, separators=(",", ":"), sort_keys=False)
 
+
+INSERT_OBJECTS = insert(t.objects)
+UPDATE_OBJECTS = update(t.objects).where(t.objects.c.id == bindparam("oid"))
+UPDATE_OBJECTS = UPDATE_OBJECTS.values(data=bindparam("text"))
+INSERT_EVENTS = insert(t.events)
+INSERT_MESSAGES = insert(t.messages)
 
 DOC_CACHE_SIZE = 50_000  # documents kept in memory; beyond it the oldest are dropped
 
@@ -259,19 +266,17 @@ class Tx:
             return
         conn = await self.db()
         if self._inserts:
-            await conn.execute(insert(t.objects), list(self._inserts.values()))
+            await execute_many(conn, INSERT_OBJECTS, list(self._inserts.values()))
         if self._updates:
-            query = update(t.objects).where(t.objects.c.id == bindparam("oid"))
             rows = [{"oid": key[1], "text": self.written[key]} for key in self._updates]
-            result = await conn.execute(query.values(data=bindparam("text")), rows)
-            if result.rowcount != len(rows):
+            if await execute_many(conn, UPDATE_OBJECTS, rows) != len(rows):
                 # A save of an object that is not stored changes nothing in the database
                 # (as before); it must not appear in the cache either.
                 self.uncached |= self._updates
         if self._events:
-            await conn.execute(insert(t.events), self._events)
+            await execute_many(conn, INSERT_EVENTS, self._events)
         if self._messages:
-            await conn.execute(insert(t.messages), self._messages)
+            await execute_many(conn, INSERT_MESSAGES, self._messages)
         self._inserts, self._updates, self._events, self._messages = {}, set(), [], []
 
     async def emit(self, event_type: str, resource_key: str, resource: Doc) -> Doc:
