@@ -73,6 +73,12 @@ def _due(now: float, exclude: Collection[str]) -> list[object]:
     return conditions
 
 
+# A success ends its endpoint's failing streak (rows already clear are left alone).
+CLEAR_STREAK = (
+    update(W)
+    .where(W.c.webhook_id == bindparam("wid"), W.c.failing_since.is_not(None))
+    .values(failing_since=None)
+)
 # Due messages, oldest due first, with what sending them needs. Messages in flight are left
 # out in Python, not in SQL: the statement keeps one shape (compiled once, sql.fetch_all) and
 # asks for as many more rows as there are messages in flight.
@@ -196,12 +202,11 @@ async def _update_endpoint_health(
             first_failure.setdefault(r.job.webhook_id, r.attempted_at)
         else:
             first_failure.pop(r.job.webhook_id, None)
+    healthy = [{"wid": wid} for wid, last in latest.items() if last.ok]
+    if healthy:
+        await execute_many(conn, CLEAR_STREAK, healthy)
     for webhook_id, last in latest.items():
-        if last.ok:
-            await conn.execute(
-                update(W).where(W.c.webhook_id == webhook_id).values(failing_since=None)
-            )
-        else:
+        if not last.ok:
             await _note_failure(
                 conn, webhook_id, first_failure[webhook_id], last.attempted_at, policy
             )

@@ -21,7 +21,7 @@ from flexfulfill.sandbox import tables as t
 from flexfulfill.sandbox.errors import invalid, not_found
 from flexfulfill.sandbox.ids import new_id
 from flexfulfill.sandbox.present import ID_FIELDS, Doc, iso
-from flexfulfill.sandbox.sql import execute_many
+from flexfulfill.sandbox.sql import execute_many, fetch_all
 
 # (first-due delay for a new message) — fault injection decides it; no delay by default.
 DueDelay = Callable[[], float]
@@ -36,6 +36,11 @@ UPDATE_OBJECTS = update(t.objects).where(t.objects.c.id == bindparam("oid"))
 UPDATE_OBJECTS = UPDATE_OBJECTS.values(data=bindparam("text"))
 INSERT_EVENTS = insert(t.events)
 INSERT_MESSAGES = insert(t.messages)
+ENABLED_WEBHOOKS = (
+    select(t.webhooks.c.webhook_id, t.webhooks.c.events)
+    .where(t.webhooks.c.enabled)
+    .order_by(t.webhooks.c.seq)
+)
 
 DOC_CACHE_SIZE = 50_000  # documents kept in memory; beyond it the oldest are dropped
 
@@ -303,8 +308,7 @@ class Tx:
 
     async def subscribers(self, event_type: str) -> list[str]:
         if self._webhooks is None:  # one query per transaction, whatever the event types
-            query = select(t.webhooks.c.webhook_id, t.webhooks.c.events).where(t.webhooks.c.enabled)
-            rows = await (await self.db()).execute(query.order_by(t.webhooks.c.seq))
+            rows = await fetch_all(await self.db(), ENABLED_WEBHOOKS, {})
             self._webhooks = [(wid, json.loads(raw)) for wid, raw in rows]
         return [wid for wid, types in self._webhooks if subscribed(types, event_type)]
 
