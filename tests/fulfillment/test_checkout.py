@@ -135,7 +135,8 @@ async def test_a_flex_outage_retries_with_backoff_then_succeeds(
 
     session = flex.add_checkout([("fprod_a", 1, 500)])
     await store_event(services.engine, completed(session))
-    flex.failures = [ServerError("Flex answered 503", status=503) for _ in range(3)]
+    # Each attempt reads the session and its line items at once: two 503s per attempt.
+    flex.failures = [ServerError("Flex answered 503", status=503) for _ in range(6)]
     worker = make_worker()
     for expected_wait in (2.0, 4.0, 8.0):
         assert await worker.run_once() == 1

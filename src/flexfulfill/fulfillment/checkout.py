@@ -94,19 +94,27 @@ async def find_existing(services: Services, session_id: str) -> FulfillResult | 
 async def plan_checkout(services: Services, session_id: str) -> CheckoutPlan:
     """The Flex reads (no transaction open); raises :class:`NotComplete` for unpaid sessions.
 
-    Two calls in the usual case: the session, with its payment intents and customer expanded,
-    then (once it reads ``complete``) its line items, fetched together with whatever the API
-    did not expand.
+    Two calls in the usual case, made at once (one round trip of latency): the session, with
+    its payment intents and customer expanded, and its line items; then whatever the API did
+    not expand. Line items read for a session that is not complete are dropped unused.
     """
     fetched_at = services.clock.now()
-    session = await services.flex.get_checkout_session(session_id, **EXPAND)
-    if not is_paid(session):
-        raise NotComplete(session_id, session.status)
-    items, (session, customer), intents, subscription = await asyncio.gather(
+    fetched, listed = await asyncio.gather(
+        services.flex.get_checkout_session(session_id, **EXPAND),
         services.flex.list_line_items(session_id),
-        _customer(services, session),
-        _intents(services, session),
-        _subscription_state(services, session),
+        return_exceptions=True,
+    )
+    if isinstance(fetched, BaseException):
+        raise fetched
+    if not is_paid(fetched):
+        raise NotComplete(session_id, fetched.status)
+    if isinstance(listed, BaseException):
+        raise listed
+    items = listed
+    (session, customer), intents, subscription = await asyncio.gather(
+        _customer(services, fetched),
+        _intents(services, fetched),
+        _subscription_state(services, fetched),
     )
     draft = OrderDraft.from_api(session, items, intents)
     return CheckoutPlan(draft, subscription, fetched_at, customer)
