@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -58,6 +59,10 @@ class WorkerConfig:
     poll_interval: float = 0.01
     pipeline: int = 2  # batches in flight in ``run`` (claimed, being read or committed)
     retry: EventRetryPolicy = field(default_factory=EventRetryPolicy)
+    # Acknowledgements first: while webhooks arrive faster than ``ingest_storm`` per second,
+    # ``run`` keeps the worker busy at most ``ingest_share`` of the time (see _yield_to_ingest).
+    ingest_storm: float = 200.0  # 0 turns yielding off
+    ingest_share: float = 0.1
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Worker:
         self.config = config or WorkerConfig()
         self.name = self.config.name or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._busy = False  # the last claim found rows: claim again without peeking first
+        self._ingest = _IngestWatch()
+        self._batch_seconds = 0.0  # wall time of the last batch, claim to commit
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Claim and process batches until ``stop`` is set (or the task is cancelled).
@@ -94,6 +101,7 @@ class Worker:
                 if len(inflight) >= self.config.pipeline:
                     await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
                     continue
+                await self._yield_to_ingest()
                 batch = await self._claim_or_wait()
                 if batch:
                     task = asyncio.create_task(self.process_batch(batch))
@@ -103,6 +111,33 @@ class Worker:
         finally:
             for task in inflight:
                 task.cancel()  # cancelled mid-batch: nothing commits, the leases return them
+
+    async def _yield_to_ingest(self) -> None:
+        """Pause between batches while the receivers are flooded with webhooks.
+
+        Flex waits for every acknowledgement (and retries, then disables, an endpoint that is
+        slow to answer); a backlog can wait. On SQLite a worker's commits hold the one write
+        lock the receivers' commits need, on PostgreSQL its queries take CPU they need. So while
+        inbox rows arrive faster than ``ingest_storm`` per second (the inbox's newest id,
+        sampled every 0.1 s), each batch is followed by a pause that keeps the worker busy at
+        most ``ingest_share`` of the time. Below that rate, including any ordinary flow of
+        checkouts, nothing changes.
+        """
+        config = self.config
+        if config.ingest_storm <= 0:
+            return
+        watch = self._ingest
+        now = time.monotonic()
+        if now - watch.sampled_at >= _INGEST_SAMPLE:
+            try:
+                async with self.services.reading() as conn:
+                    newest = await claims.newest_id(conn)
+            except (OSError, SQLAlchemyError):
+                return  # the claim that follows reports the database
+            watch.sample(newest, now, config.ingest_storm)
+        if watch.storm and self._batch_seconds > 0:
+            share = min(max(config.ingest_share, 0.01), 1.0)
+            await asyncio.sleep(self._batch_seconds * (1 / share - 1))
 
     async def _claim_or_wait(self) -> list[ClaimedEvent]:
         try:
@@ -160,8 +195,10 @@ class Worker:
         deadlock; orders touching the same stock row were serialized by its row lock anyway.
         The Flex reads, the slow part, still run in every worker at once.
         """
+        started = time.monotonic()
         prepared = await asyncio.gather(*(self._prepare(claimed) for claimed in batch))
         await self._commit(prepared)
+        self._batch_seconds = time.monotonic() - started
 
     async def _commit(self, items: list[Prepared], nested: bool = False) -> None:
         # Optimistic first: every row straight in the one transaction, without a SAVEPOINT
@@ -305,6 +342,24 @@ class Worker:
             error=error,
             next_attempt_at=now + wait,
         )
+
+
+_INGEST_SAMPLE = 0.1  # seconds between looks at the inbox's newest id
+
+
+@dataclass
+class _IngestWatch:
+    """How fast webhooks arrive: the inbox's newest id, sampled."""
+
+    sampled_at: float = float("-inf")
+    newest: int | None = None
+    storm: bool = False
+
+    def sample(self, newest: int, now: float, storm_rate: float) -> None:
+        if self.newest is not None:
+            rate = (newest - self.newest) / (now - self.sampled_at)
+            self.storm = rate >= storm_rate
+        self.newest, self.sampled_at = newest, now
 
 
 def _parse(claimed: ClaimedEvent) -> Event:
