@@ -195,14 +195,15 @@ def gets(box: Sandbox, sessions: list[str], seconds: int, tmp: Path) -> str:
 
 @asynccontextmanager
 async def profiled(pid: int, name: str) -> AsyncIterator[None]:
-    """With ``--profile DIR``: py-spy samples the sandbox (GIL holder only) into DIR/name.txt."""
+    """With ``--profile=DIR``: py-spy samples the sandbox (GIL holder only) into DIR/name.txt."""
     where = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--profile=")), None)
     if where is None:
         yield
         return
     exe = Path(sys.executable).with_name("py-spy")
     out = Path(where) / f"{name}.txt"
-    cmd = [str(exe), "record", "--pid", str(pid), "--gil", "-r", "250", "-f", "raw", "-o", str(out)]
+    flags = os.environ.get("PYSPY_FLAGS", "--gil").split()  # e.g. "--threads": every thread
+    cmd = [str(exe), "record", "--pid", str(pid), *flags, "-r", "250", "-f", "raw", "-o", str(out)]
     spy = subprocess.Popen([*cmd, "--nonblocking"], stdout=subprocess.DEVNULL)
     await asyncio.sleep(1.0)  # py-spy attaches
     try:

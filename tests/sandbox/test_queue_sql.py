@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from flexfulfill.clock import ManualClock
@@ -13,7 +14,11 @@ from flexfulfill.sandbox import tables as t
 from flexfulfill.sandbox.faults import Faults
 
 
-async def test_claims_skip_messages_in_flight_and_say_when_the_next_is_due() -> None:
+@pytest.mark.parametrize("few", [64, 0], ids=["filtered-in-python", "filtered-in-sql"])
+async def test_claims_skip_messages_in_flight_and_say_when_the_next_is_due(
+    few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(q, "FEW_IN_FLIGHT", few)
     clock = ManualClock()
     # extra_delay: nothing is due before the test claims it, so delivery does not take them.
     async with run_sandbox(clock=clock, faults=Faults(extra_delay=100)) as sandbox:

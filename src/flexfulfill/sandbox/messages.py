@@ -79,9 +79,10 @@ CLEAR_STREAK = (
     .where(W.c.webhook_id == bindparam("wid"), W.c.failing_since.is_not(None))
     .values(failing_since=None)
 )
-# Due messages, oldest due first, with what sending them needs. Messages in flight are left
-# out in Python, not in SQL: the statement keeps one shape (compiled once, sql.fetch_all) and
-# asks for as many more rows as there are messages in flight.
+# Due messages, oldest due first, with what sending them needs. While few messages are in
+# flight they are left out in Python, not in SQL: the statement keeps one shape (compiled once,
+# one round trip: sql.fetch_all) and asks for that many more rows.
+FEW_IN_FLIGHT = 64
 CLAIM = (
     select(
         M.c.message_id,
@@ -114,8 +115,12 @@ async def claim_due(
     conn: AsyncConnection, now: float, exclude: Collection[str], limit: int
 ) -> list[Job]:
     """Due messages not in ``exclude``, oldest due first, with what sending them needs."""
-    rows = await fetch_all(conn, CLAIM, {"now": now, "limit": limit + len(exclude)})
-    fresh = [row for row in rows if row[0] not in exclude][:limit]
+    if len(exclude) <= FEW_IN_FLIGHT:
+        rows = await fetch_all(conn, CLAIM, {"now": now, "limit": limit + len(exclude)})
+        fresh = [row for row in rows if row[0] not in exclude][:limit]
+    else:  # a burst: fetching (and joining the bodies of) every in-flight row would cost more
+        query = CLAIM.where(M.c.message_id.not_in(list(exclude)))
+        fresh = [tuple(row) for row in await conn.execute(query, {"now": now, "limit": limit})]
     return [
         Job(mid, event_id, webhook_id, attempts, failures, url, _secrets(row, now), body.encode())
         for row in fresh
