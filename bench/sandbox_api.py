@@ -5,7 +5,8 @@ webhook endpoint registered (a minimal receiver in this process answering 200), 
 
 1. checkouts: ``POST /v1/checkout/sessions`` + ``POST …/complete`` from CONCURRENCY clients
    (every ``checkout.session.completed`` delivered before the clock stops);
-2. GETs: wrk cycles through ``GET /v1/checkout/sessions/{id}?expand_payment_intent=true
+2. completions paced at 50/s and 100/s, as the latency benchmark drives them;
+3. GETs: wrk cycles through ``GET /v1/checkout/sessions/{id}?expand_payment_intent=true
    &expand_customer=true`` and ``GET /v1/checkout/sessions/{id}/line_items`` of the paid
    sessions, one of each per session, as the merchant's worker does per order.
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 WRK_THREADS, WRK_CONNECTIONS = 2, 32
 CONCURRENCY = 16  # checkout clients at once
+PACED = (50.0, 100.0)  # completions per second, as bench/fulfillment_latency.py drives them
 GET_PATHS = (
     "/v1/checkout/sessions/{}?expand_payment_intent=true&expand_customer=true",
     "/v1/checkout/sessions/{}/line_items",
@@ -170,6 +172,30 @@ async def checkouts(box: Sandbox, prices: list[str], count: int) -> tuple[list[s
     return ids, line
 
 
+async def paced(box: Sandbox, prices: list[str], rate: float, seconds: float) -> str:
+    """Completions at a fixed rate, as the latency benchmark drives them (sessions opened
+    first): the rate sustained and the share of one core the sandbox used for it."""
+    count = int(rate * seconds)
+    sessions = [await open_session(box.client, prices, k) for k in range(count)]
+    first = Receiver.completed
+    cpu, started = cpu_seconds(box.pid), time.perf_counter()
+    tasks = []
+    for k, session_id in enumerate(sessions):
+        await asyncio.sleep(max(0.0, started + k / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(pay(box.client, session_id)))
+    await asyncio.gather(*tasks)
+    achieved = count / (time.perf_counter() - started)
+    async with asyncio.timeout(120):
+        while Receiver.completed - first < count:
+            await asyncio.sleep(0.01)
+    used = cpu_seconds(box.pid) - cpu
+    busy = used / (time.perf_counter() - started)
+    return (
+        f"completions paced at {rate:.0f}/s for {seconds:.0f} s: sustained {achieved:.0f}/s, "
+        f"sandbox busy {busy:.0%} of one core (webhooks included); load {load()}"
+    )
+
+
 def gets(box: Sandbox, sessions: list[str], seconds: int, tmp: Path) -> str:
     paths = [p.format(s) for s in sessions for p in GET_PATHS]
     (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
@@ -230,6 +256,10 @@ async def _main(count: int, seconds: int) -> list[str]:
                 sessions, line = await checkouts(box, prices, count)
             lines.append(line)
             print(line, flush=True)
+            for rate in PACED:
+                line = await paced(box, prices, rate, seconds / 3)
+                lines.append(line)
+                print(line, flush=True)
             async with profiled(box.pid, "gets"):
                 line = gets(box, sessions, seconds, tmp)
             lines.append(line)
