@@ -101,6 +101,9 @@ class Worker:
                 if len(inflight) >= self.config.pipeline:
                     await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
                     continue
+                if await self._ingest_storm() and inflight:
+                    await asyncio.wait(inflight)  # one batch at a time, then the pause
+                    continue
                 await self._yield_to_ingest()
                 batch = await self._claim_or_wait()
                 if batch:
@@ -119,13 +122,20 @@ class Worker:
         slow to answer); a backlog can wait. On SQLite a worker's commits hold the one write
         lock the receivers' commits need, on PostgreSQL its queries take CPU they need. So while
         inbox rows arrive faster than ``ingest_storm`` per second (the inbox's newest id,
-        sampled every 0.1 s), each batch is followed by a pause that keeps the worker busy at
-        most ``ingest_share`` of the time. Below that rate, including any ordinary flow of
-        checkouts, nothing changes.
+        sampled every 0.1 s), batches run one at a time (no pipeline), each followed by a pause
+        that keeps the worker busy at most ``ingest_share`` of the time. Below that rate,
+        including any ordinary flow of checkouts, nothing changes.
         """
+        if await self._ingest_storm() and self._batch_seconds > 0:
+            share = min(max(self.config.ingest_share, 0.01), 1.0)
+            await asyncio.sleep(self._batch_seconds * (1 / share - 1))
+            self._batch_seconds = 0.0  # one pause per batch
+
+    async def _ingest_storm(self) -> bool:
+        """Whether webhooks arrive faster than ``ingest_storm`` per second (sampled)."""
         config = self.config
         if config.ingest_storm <= 0:
-            return
+            return False
         watch = self._ingest
         now = time.monotonic()
         if now - watch.sampled_at >= _INGEST_SAMPLE:
@@ -133,11 +143,9 @@ class Worker:
                 async with self.services.reading() as conn:
                     newest = await claims.newest_id(conn)
             except (OSError, SQLAlchemyError):
-                return  # the claim that follows reports the database
+                return watch.storm  # the claim that follows reports the database
             watch.sample(newest, now, config.ingest_storm)
-        if watch.storm and self._batch_seconds > 0:
-            share = min(max(config.ingest_share, 0.01), 1.0)
-            await asyncio.sleep(self._batch_seconds * (1 / share - 1))
+        return watch.storm
 
     async def _claim_or_wait(self) -> list[ClaimedEvent]:
         try:
