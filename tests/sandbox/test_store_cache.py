@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from flexfulfill.sandbox import run_sandbox
 from flexfulfill.sandbox import tables as t
 from flexfulfill.sandbox.store import DocCache
+
+
+@pytest.fixture
+async def on_engine(database_url: str) -> AsyncIterator[Any]:
+    """A sandbox on SQLite and (marker postgres) on PostgreSQL."""
+    async with run_sandbox(database_url, seed=1) as running:
+        yield running
 
 
 async def _customer(sandbox: Any, email: str = "a@example.com") -> str:
@@ -24,11 +33,11 @@ async def _stored(sandbox: Any, object_id: str) -> dict[str, Any]:
         return dict(json.loads(raw.scalar_one()))
 
 
-async def test_a_rolled_back_transaction_leaves_the_cache_alone(sandbox: Any) -> None:
-    cid = await _customer(sandbox)
+async def test_a_rolled_back_transaction_leaves_the_cache_alone(on_engine: Any) -> None:
+    cid = await _customer(on_engine)
 
     async def change_then_fail() -> None:
-        async with sandbox.state.transaction() as tx:
+        async with on_engine.state.transaction() as tx:
             doc = await tx.require("customer", cid)
             doc["email"] = "changed@example.com"
             await tx.save("customer", doc)
@@ -37,21 +46,21 @@ async def test_a_rolled_back_transaction_leaves_the_cache_alone(sandbox: Any) ->
 
     with pytest.raises(RuntimeError):
         await change_then_fail()
-    shown = await sandbox.request("GET", f"/v1/customers/{cid}")
+    shown = await on_engine.request("GET", f"/v1/customers/{cid}")
     assert shown["customer"]["email"] == "a@example.com"
-    assert (await _stored(sandbox, cid))["email"] == "a@example.com"
+    assert (await _stored(on_engine, cid))["email"] == "a@example.com"
 
 
-async def test_a_committed_write_is_in_the_database_and_the_next_read(sandbox: Any) -> None:
-    cid = await _customer(sandbox)
-    async with sandbox.state.transaction() as tx:
+async def test_a_committed_write_is_in_the_database_and_the_next_read(on_engine: Any) -> None:
+    cid = await _customer(on_engine)
+    async with on_engine.state.transaction() as tx:
         doc = await tx.require("customer", cid)
         doc["email"] = "new@example.com"
         await tx.save("customer", doc)
         doc["first_name"] = "Second"  # saved twice in one transaction: the last one counts
         await tx.save("customer", doc)
-    assert (await _stored(sandbox, cid))["first_name"] == "Second"
-    async with sandbox.state.read() as tx:
+    assert (await _stored(on_engine, cid))["first_name"] == "Second"
+    async with on_engine.state.read() as tx:
         assert (await tx.require("customer", cid))["first_name"] == "Second"
 
 
@@ -75,21 +84,21 @@ async def test_a_read_from_before_a_write_does_not_put_its_old_row_in_the_cache(
         assert (await tx.require("customer", cid))["email"] == "after@example.com"
 
 
-async def test_a_transaction_reads_its_own_writes_and_lists_them(sandbox: Any) -> None:
-    async with sandbox.state.transaction() as tx:
+async def test_a_transaction_reads_its_own_writes_and_lists_them(on_engine: Any) -> None:
+    async with on_engine.state.transaction() as tx:
         doc = {"customer_id": "fcus_own", "email": "own@example.com", "metadata": {}}
         await tx.insert("customer", doc)
         assert (await tx.require("customer", "fcus_own"))["email"] == "own@example.com"
         assert "fcus_own" in {c["customer_id"] for c in await tx.all("customer")}
         doc["email"] = "later@example.com"  # saved after the list flushed the insert
         await tx.save("customer", doc)
-    assert (await _stored(sandbox, "fcus_own"))["email"] == "later@example.com"
+    assert (await _stored(on_engine, "fcus_own"))["email"] == "later@example.com"
 
 
-async def test_saving_an_object_that_is_not_stored_caches_nothing(sandbox: Any) -> None:
-    async with sandbox.state.transaction() as tx:
+async def test_saving_an_object_that_is_not_stored_caches_nothing(on_engine: Any) -> None:
+    async with on_engine.state.transaction() as tx:
         await tx.save("customer", {"customer_id": "fcus_ghost", "email": "g@example.com"})
-    async with sandbox.state.read() as tx:
+    async with on_engine.state.read() as tx:
         assert await tx.get("customer", "fcus_ghost") is None
 
 
