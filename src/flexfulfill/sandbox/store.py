@@ -79,7 +79,8 @@ class DocCache:
     def committed(
         self, written: dict[tuple[str, str], str], uncached: set[tuple[str, str]]
     ) -> None:
-        """A transaction that wrote these documents has committed (call with no await since)."""
+        """A transaction that wrote these documents has committed: they replace what is here
+        (``uncached``: drop instead), and rows read before now are refused."""
         self.generation += 1
         for key, text in written.items():
             if key in uncached:
@@ -118,7 +119,9 @@ class SandboxStore:
                 tx = Tx(conn, now, due_delay, self.cache, generation)
                 yield tx
                 await tx.flush()
-            # Committed: no await between the commit and the cache update.
+            # Committed (and the connection back in its pool). A read that ran meanwhile could
+            # only have been concurrent with this request, and whatever it cached for these
+            # documents is overwritten now, before the request is answered.
             self.cache.committed(tx.written, tx.uncached)
 
     @asynccontextmanager
