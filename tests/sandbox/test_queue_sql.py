@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -40,6 +41,29 @@ async def test_claims_skip_messages_in_flight_and_say_when_the_next_is_due(
             assert await q.claim_due(conn, now, set(ids), 10) == []
             assert await q.next_due_at(conn, set(ids)) is None
             assert await q.next_due_at(conn, set(ids[:4])) == now
+
+
+@pytest.mark.parametrize("few", [64, 0], ids=["filtered-in-python", "filtered-in-sql"])
+async def test_a_message_released_while_the_claim_runs_is_not_claimed(
+    few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's in-flight set changes while a claim's query runs (an attempt recorded and
+    released meanwhile); the claim must judge by the set as it was, or it sends twice."""
+    monkeypatch.setattr(q, "FEW_IN_FLIGHT", few)
+    clock = ManualClock()
+    async with run_sandbox(clock=clock, faults=Faults(extra_delay=100)) as sandbox:
+        await sandbox.create_webhook("http://127.0.0.1:9/webhook")
+        async with sandbox.state.transaction() as tx:
+            for i in range(3):
+                await tx.emit("customer.created", "customer", {"customer_id": f"fcus_{i}"})
+        async with sandbox.state.store.engine.connect() as conn:
+            rows = await conn.execute(select(t.messages.c.message_id).order_by(t.messages.c.seq))
+            ids = [mid for (mid,) in rows]
+            in_flight = {ids[0]}
+            asyncio.get_running_loop().call_soon(in_flight.discard, ids[0])  # during the query
+            claimed = await q.claim_due(conn, clock.now() + 100, in_flight, 10)
+    assert in_flight == set()
+    assert [job.message_id for job in claimed] == ids[1:]
 
 
 async def test_an_endpoints_failing_streak_ends_with_a_success(sandbox: Any) -> None:

@@ -115,6 +115,10 @@ async def claim_due(
     conn: AsyncConnection, now: float, exclude: Collection[str], limit: int
 ) -> list[Job]:
     """Due messages not in ``exclude``, oldest due first, with what sending them needs."""
+    # A copy taken before the query: the engine's in-flight set changes while it runs, and a
+    # message released meanwhile (its attempt just recorded) may still be pending in what the
+    # query read — judged by the live set it would be sent twice.
+    exclude = frozenset(exclude)
     if len(exclude) <= FEW_IN_FLIGHT:
         rows = await fetch_all(conn, CLAIM, {"now": now, "limit": limit + len(exclude)})
         fresh = [row for row in rows if row[0] not in exclude][:limit]
@@ -138,6 +142,7 @@ def _secrets(row: tuple[Any, ...], now: float) -> tuple[str, ...]:
 
 async def next_due_at(conn: AsyncConnection, exclude: Collection[str]) -> float | None:
     """When the earliest pending message not in ``exclude`` is due (None: there is none)."""
+    exclude = frozenset(exclude)  # as in claim_due: the set as it was when the query ran
     rows = await fetch_all(conn, UPCOMING, {"limit": len(exclude) + 1})
     return next((float(due) for mid, due in rows if mid not in exclude), None)
 
