@@ -25,6 +25,7 @@ import httpx
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 READ_CHUNK = 65536
+Origin = tuple[str, str, int]  # scheme, host, port
 
 
 def make_transport(max_connections: int) -> httpx.AsyncBaseTransport:
@@ -39,7 +40,7 @@ def make_transport(max_connections: int) -> httpx.AsyncBaseTransport:
 
 @dataclass(eq=False)
 class _Connection:
-    origin: tuple[str, str, int]
+    origin: Origin
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     h11: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT))
@@ -69,26 +70,56 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self._ssl: ssl.SSLContext | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
+        body = await request.aread()
+        reply = await self.exchange(
+            origin_of(request.url),
+            request.method.encode(),
+            request.url.raw_path,
+            request.headers.raw,
+            body,
+            request.extensions.get("timeout", {}),
+        )
+        return httpx.Response(
+            reply.status,
+            headers=reply.headers,
+            stream=httpx.ByteStream(reply.content),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reply.reason},
+            request=request,
+        )
+
+    async def exchange(
+        self,
+        origin: Origin,
+        method: bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> Reply:
+        """One request and its whole answer, on a kept-alive connection to ``origin``.
+
+        ``headers`` must hold ``Host`` (and ``Content-Length`` for a body). Errors are httpx's
+        (``ConnectError``, ``ReadTimeout``, ``RemoteProtocolError``, …), as from httpx.
+        """
         try:
             async with asyncio.timeout(timeouts.get("pool")):
                 await self._slots.acquire()
         except TimeoutError as exc:
-            raise httpx.PoolTimeout("no free connection to Flex in time", request=request) from exc
+            raise httpx.PoolTimeout("no free connection to Flex in time") from exc
         try:
-            body = await request.aread()
-            conn = self._reuse(request)
+            sending = h11.Request(method=method, target=target, headers=headers)
+            conn = self._reuse(origin)
             if conn is not None:
                 try:
-                    return await self._exchange(conn, request, body, timeouts)
+                    return await self._exchange(conn, sending, body, timeouts)
                 except _NothingReceived:
                     pass  # the server had closed it while idle: once more, on a new connection
-            conn = await self._connect(request, timeouts)
+            conn = await self._connect(origin, timeouts)
             try:
-                return await self._exchange(conn, request, body, timeouts)
+                return await self._exchange(conn, sending, body, timeouts)
             except _NothingReceived as exc:
                 raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
+                    "Server disconnected without sending a response."
                 ) from exc
         finally:
             self._slots.release()
@@ -98,8 +129,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         for conn in idle:
             conn.close()
 
-    def _reuse(self, request: httpx.Request) -> _Connection | None:
-        origin = _origin(request.url)
+    def _reuse(self, origin: Origin) -> _Connection | None:
         while self._idle:
             conn = self._idle.pop()
             if conn.origin == origin and conn.usable():
@@ -107,8 +137,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             conn.close()
         return None
 
-    async def _connect(self, request: httpx.Request, timeouts: dict[str, float]) -> _Connection:
-        origin = _origin(request.url)
+    async def _connect(self, origin: Origin, timeouts: dict[str, float | None]) -> _Connection:
         scheme, host, port = origin
         tls = self._tls() if scheme == "https" else None
         try:
@@ -117,9 +146,9 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
                     host, port, ssl=tls, server_hostname=host if tls else None, limit=READ_CHUNK
                 )
         except TimeoutError as exc:
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port}", request=request) from exc
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port}") from exc
         except OSError as exc:
-            raise httpx.ConnectError(f"{host}:{port}: {exc}", request=request) from exc
+            raise httpx.ConnectError(f"{host}:{port}: {exc}") from exc
         return _Connection(origin, reader, writer)
 
     def _tls(self) -> ssl.SSLContext:
@@ -131,53 +160,61 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
     async def _exchange(
         self,
         conn: _Connection,
-        request: httpx.Request,
+        sending: h11.Request,
         body: bytes,
-        timeouts: dict[str, float],
-    ) -> httpx.Response:
+        timeouts: dict[str, float | None],
+    ) -> Reply:
         keep = False
         received = False
         try:
             async with asyncio.timeout(timeouts.get("read")):
-                conn.writer.write(_request_bytes(conn.h11, request, body))
+                conn.writer.write(_request_bytes(conn.h11, sending, body))
                 await conn.writer.drain()
-                status, headers, reason, content, received = await _read_response(conn)
+                reply, received = await _read_response(conn)
             keep = conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE
             if keep:
                 conn.h11.start_next_cycle()
         except TimeoutError as exc:
-            raise httpx.ReadTimeout("Flex did not answer in time", request=request) from exc
+            raise httpx.ReadTimeout("Flex did not answer in time") from exc
         except h11.RemoteProtocolError as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+            raise httpx.RemoteProtocolError(str(exc)) from exc
         except _NothingReceived:
             raise
         except OSError as exc:
             if not received:
                 raise _NothingReceived from exc
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             if keep:
                 self._idle.append(conn)
             else:
                 conn.close()
-        return httpx.Response(
-            status,
-            headers=headers,
-            stream=httpx.ByteStream(content),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
-            request=request,
-        )
+        return reply
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int]:
+@dataclass(frozen=True)
+class Reply:
+    """A whole HTTP answer: status, headers (lower-case names), reason phrase, body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    reason: bytes
+    content: bytes
+
+    def header(self, name: bytes) -> str | None:
+        """The first value of header ``name`` (lower case), decoded as Latin-1."""
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("latin-1")
+        return None
+
+
+def origin_of(url: httpx.URL) -> Origin:
     port = url.port or (443 if url.scheme == "https" else 80)
     return url.scheme, url.host, port
 
 
-def _request_bytes(conn: h11.Connection, request: httpx.Request, body: bytes) -> bytes:
-    head = h11.Request(
-        method=request.method.encode(), target=request.url.raw_path, headers=request.headers.raw
-    )
+def _request_bytes(conn: h11.Connection, head: h11.Request, body: bytes) -> bytes:
     parts = [conn.send(head) or b""]
     if body:
         parts.append(conn.send(h11.Data(data=body)) or b"")
@@ -185,10 +222,8 @@ def _request_bytes(conn: h11.Connection, request: httpx.Request, body: bytes) ->
     return b"".join(parts)
 
 
-async def _read_response(
-    conn: _Connection,
-) -> tuple[int, list[tuple[bytes, bytes]], bytes, bytes, bool]:
-    """Status, headers, reason, body, and whether any byte came back at all."""
+async def _read_response(conn: _Connection) -> tuple[Reply, bool]:
+    """The answer, and whether any byte came back at all (see :class:`_NothingReceived`)."""
     status, headers, reason = 0, [], b""
     chunks: list[bytes] = []
     received = False
@@ -205,7 +240,7 @@ async def _read_response(
         elif isinstance(event, h11.Data):
             chunks.append(bytes(event.data))
         elif isinstance(event, h11.EndOfMessage):
-            return status, headers, reason, b"".join(chunks), received
+            return Reply(status, headers, reason, b"".join(chunks)), received
         elif isinstance(event, h11.ConnectionClosed):
             raise h11.RemoteProtocolError("Server disconnected mid-response.")
         # h11.InformationalResponse (1xx): skipped, the final answer follows
