@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 from sqlalchemy.engine import URL, make_url
 
-from flexfulfill.store.db import SQLITE_PRAGMAS
+from flexfulfill.store.db import BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
 from flexfulfill.store.inbox import InboxRow, InboxWriter, StoreUnavailable
 
 _COLUMNS = (
@@ -142,7 +142,7 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
                     raise
             time.sleep(WRITE_LOCK_POLL)
     finally:
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _sqlite_known(count: int) -> str:
