@@ -62,7 +62,7 @@ class WorkerConfig:
     # Acknowledgements first: while webhooks arrive faster than ``ingest_storm`` per second,
     # ``run`` keeps the worker busy at most ``ingest_share`` of the time (see _yield_to_ingest).
     ingest_storm: float = 200.0  # 0 turns yielding off
-    ingest_share: float = 0.1
+    ingest_share: float = 0.05
 
 
 @dataclass
