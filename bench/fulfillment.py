@@ -48,13 +48,17 @@ from flexfulfill.store.migrate import upgrade
 from flexfulfill.store.statuses import EventStatus
 from flexfulfill.store.tables import webhook_events
 
-BEFORE = """For comparison, the same command before the 2026-11-26 round (3–4 API calls and ~17
-statements per order, a transaction per row on PostgreSQL, workers as tasks of one process; load
-average 5–12): SQLite 17 orders/s, PostgreSQL 10, PostgreSQL ×4 7 (from memory: 37, 12, 18);
-latency p99 11.6 s at 50/s requested (20/s sustained), 940 ms at 10/s, from the receiver
-storing the event."""
+BEFORE = """For comparison, earlier runs of the same command (200 orders each):
+
+- 2026-11-27 00:00, before the set-based batch writes, the batched duplicate check, the lean
+  HTTP transport and the sandbox's read cache (load average 3–4): SQLite 47 orders/s (2 workers
+  48), PostgreSQL 40 / 33 / 30 with 1 / 2 / 4 workers (from memory: 90, 109, 79, 76, 82);
+  latency p99 3.0 s at 50/s requested (35/s sustained), 53 ms at 10/s.
+- 2026-11-26, before that round (3–4 API calls and ~17 statements per order, a transaction per
+  row on PostgreSQL; load average 5–12): SQLite 17 orders/s, PostgreSQL 10, PostgreSQL ×4 7;
+  latency p99 11.6 s at 50/s requested (20/s sustained)."""
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-ORDERS = 200
+ORDERS = 2000
 RATES = ((50.0, 4.0), (25.0, 4.0), (10.0, 4.0))  # checkouts per second, for how many seconds
 
 
@@ -225,13 +229,13 @@ shared; every figure below moves with the load):
 Orders committed per second: {ORDERS} paid checkouts in the sandbox (its own process on this
 machine, loopback HTTP); their `checkout.session.completed` events in the inbox, drained by
 worker processes (bench/fulfillment_drain.py; several workers = several processes). Each
-order makes 2 API calls (the session with its payment intents and customer expanded, then its
-line items), then the batch (32 rows) commits in ONE transaction: per order the order, lines
-(one INSERT), payments, amounts, customer, receipt outbox row, one stock UPDATE per line, the
-movements (one INSERT), backorder flags (one UPDATE) and inbox `done`. Batches of different
-workers write one at a time (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock), the API
-reads run in every worker at once. Goal: ≥ 500/s on SQLite, more with several workers on
-PostgreSQL.
+order makes 2 API calls, at once (the session with its payment intents and customer expanded,
+and its line items); a batch (32 rows) asks in one query which sessions already have orders,
+then commits in ONE transaction with one statement per table for all its orders (orders, lines,
+payments, amounts, customers, receipt outbox rows, one stock UPDATE per product, movements,
+backorder flags, inbox `done`). Batches of different workers write one at a time (SQLite:
+`BEGIN IMMEDIATE`; PostgreSQL: an advisory lock); the API reads run in every worker at once.
+Goal: ≥ 500/s on SQLite, more with several workers on PostgreSQL.
 
 | Engine | Orders/s, Flex = sandbox over HTTP | × | Orders/s, Flex answers from memory | × |
 |---|---|---|---|---|
