@@ -36,14 +36,14 @@ async def test_the_worker_pauses_only_while_webhooks_arrive_fast(
             event_body("customer.created", "customer", {"customer_id": f"fcus_{k}"}),
         )
     look_again(worker)
-    assert worker._ingest.storm is False
+    assert worker._ingest.storming is False
     paused = await timed_yield(worker)
-    assert worker._ingest.storm is True
+    assert worker._ingest.storming is True
     assert 0.09 <= paused < 0.5
 
     look_again(worker)  # no new rows since: the storm is over
     assert await timed_yield(worker) < 0.05
-    assert worker._ingest.storm is False
+    assert worker._ingest.storming is False
 
 
 async def test_an_ordinary_flow_of_webhooks_never_pauses_the_worker(
@@ -59,7 +59,7 @@ async def test_an_ordinary_flow_of_webhooks_never_pauses_the_worker(
         )
     look_again(worker)
     assert await timed_yield(worker) < 0.05
-    assert worker._ingest.storm is False
+    assert worker._ingest.storming is False
 
 
 async def test_yielding_can_be_turned_off(

@@ -22,6 +22,7 @@ from flexfulfill.mail import (
     list_mail,
 )
 from flexfulfill.store.db import make_engine
+from flexfulfill.store.tables import webhook_events
 
 
 def _closed_port() -> int:
@@ -100,3 +101,47 @@ def test_a_malformed_smtp_url_stops_start_up_naming_the_variable() -> None:
     """A URL without a host is a ConfigError on SMTP_URL, not a failure at the first send."""
     with pytest.raises(ConfigError, match="SMTP_URL: no host after the scheme"):
         build_mailer(Settings(smtp_url="smtp://"))
+
+
+async def test_during_an_ingest_storm_the_sender_pauses_after_each_batch(
+    engine: AsyncEngine, scripted: SmtpServer
+) -> None:
+    """Batches of 2 with a 1 % share: after the first batch a long pause, the rest wait."""
+    handler = scripted.handler
+    assert isinstance(handler, ScriptedHandler)
+    mailer = SmtpMailer(SmtpConfig("127.0.0.1", scripted.port, local_hostname="localhost"))
+    policy = SenderPolicy(batch_size=2, poll_interval=0.01, ingest_storm=1.0, ingest_share=0.01)
+    sender = OutboxSender(
+        engine, mailer, build_renderer(SENDER.name), SENDER, clock=Clock(), policy=policy
+    )
+    await seed(engine, *(plain_receipt(k) for k in range(1, 7)))
+    await sender._ingest.storm()  # the first look: nothing to compare with yet
+    sender._ingest.sampled_at -= 1.0
+    async with engine.begin() as conn:  # 5 webhooks in about a second: a storm at 1/s
+        rows = [
+            {"message_id": f"msg_{k}", "body": b"{}", "headers": "{}", "received_at": 0.0}
+            | {"status": "ignored", "attempts": 0}
+            for k in range(5)
+        ]
+        await conn.execute(webhook_events.insert(), rows)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    await asyncio.sleep(0.5)
+    assert len(handler.raw) == 2  # one batch, then a pause of ~99× its duration
+    stop.set()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    calm = OutboxSender(  # the same with no storm: everything goes out at once
+        engine, mailer, build_renderer(SENDER.name), SENDER, clock=Clock(), policy=policy
+    )
+    calm._ingest.storm_rate = 0
+    stop = asyncio.Event()
+    task = asyncio.create_task(calm.run(stop))
+    for _ in range(100):
+        if len(handler.raw) == 6:
+            break
+        await asyncio.sleep(0.05)
+    assert len(handler.raw) == 6
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -14,6 +13,7 @@ from flexfulfill.clock import Clock
 from flexfulfill.fulfillment.lookups import SessionOrders
 from flexfulfill.fulfillment.ports import FlexReader
 from flexfulfill.fulfillment.registry import Registry
+from flexfulfill.store import db
 
 log = logging.getLogger("flexfulfill.fulfillment")
 
@@ -35,12 +35,6 @@ class Services:
         """Batched "does this session have an order yet?" (see :mod:`.lookups`)."""
         return SessionOrders(self.reading)
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads: a deferred transaction on SQLite (never waits for the
-        writer); autocommit on PostgreSQL (no BEGIN/ROLLBACK round trips for a lookup)."""
-        async with self.engine.connect() as conn:
-            if self.engine.dialect.name == "postgresql":
-                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
-            else:
-                yield await conn.execution_options(readonly=True)
+    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads (see :func:`flexfulfill.store.db.reading`)."""
+        return db.reading(self.engine)

@@ -37,6 +37,7 @@ from flexfulfill.fulfillment.registry import Apply, BatchApply
 from flexfulfill.fulfillment.retry import EventRetryPolicy
 from flexfulfill.store import claims
 from flexfulfill.store.claims import ClaimedEvent
+from flexfulfill.store.ingest_rate import IngestRate, pause_for
 from flexfulfill.store.statuses import EventStatus
 
 
@@ -84,7 +85,7 @@ class Worker:
         self.config = config or WorkerConfig()
         self.name = self.config.name or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._busy = False  # the last claim found rows: claim again without peeking first
-        self._ingest = _IngestWatch()
+        self._ingest = IngestRate(services.reading, self.config.ingest_storm)
         self._batch_seconds = 0.0  # wall time of the last batch, claim to commit
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -101,7 +102,7 @@ class Worker:
                 if len(inflight) >= self.config.pipeline:
                     await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                if await self._ingest_storm() and inflight:
+                if await self._ingest.storm() and inflight:
                     await asyncio.wait(inflight)  # one batch at a time, then the pause
                     continue
                 await self._yield_to_ingest()
@@ -122,30 +123,14 @@ class Worker:
         slow to answer); a backlog can wait. On SQLite a worker's commits hold the one write
         lock the receivers' commits need, on PostgreSQL its queries take CPU they need. So while
         inbox rows arrive faster than ``ingest_storm`` per second (the inbox's newest id,
-        sampled every 0.1 s), batches run one at a time (no pipeline), each followed by a pause
-        that keeps the worker busy at most ``ingest_share`` of the time. Below that rate,
-        including any ordinary flow of checkouts, nothing changes.
+        sampled every 0.1 s: :mod:`flexfulfill.store.ingest_rate`), batches run one at a time
+        (no pipeline), each followed by a pause that keeps the worker busy at most
+        ``ingest_share`` of the time. Below that rate, including any ordinary flow of
+        checkouts, nothing changes.
         """
-        if await self._ingest_storm() and self._batch_seconds > 0:
-            share = min(max(self.config.ingest_share, 0.01), 1.0)
-            await asyncio.sleep(self._batch_seconds * (1 / share - 1))
+        if await self._ingest.storm() and self._batch_seconds > 0:
+            await asyncio.sleep(pause_for(self._batch_seconds, self.config.ingest_share))
             self._batch_seconds = 0.0  # one pause per batch
-
-    async def _ingest_storm(self) -> bool:
-        """Whether webhooks arrive faster than ``ingest_storm`` per second (sampled)."""
-        config = self.config
-        if config.ingest_storm <= 0:
-            return False
-        watch = self._ingest
-        now = time.monotonic()
-        if now - watch.sampled_at >= _INGEST_SAMPLE:
-            try:
-                async with self.services.reading() as conn:
-                    newest = await claims.newest_id(conn)
-            except (OSError, SQLAlchemyError):
-                return watch.storm  # the claim that follows reports the database
-            watch.sample(newest, now, config.ingest_storm)
-        return watch.storm
 
     async def _claim_or_wait(self) -> list[ClaimedEvent]:
         try:
@@ -350,24 +335,6 @@ class Worker:
             error=error,
             next_attempt_at=now + wait,
         )
-
-
-_INGEST_SAMPLE = 0.1  # seconds between looks at the inbox's newest id
-
-
-@dataclass
-class _IngestWatch:
-    """How fast webhooks arrive: the inbox's newest id, sampled."""
-
-    sampled_at: float = float("-inf")
-    newest: int | None = None
-    storm: bool = False
-
-    def sample(self, newest: int, now: float, storm_rate: float) -> None:
-        if self.newest is not None:
-            rate = (newest - self.newest) / (now - self.sampled_at)
-            self.storm = rate >= storm_rate
-        self.newest, self.sampled_at = newest, now
 
 
 def _parse(claimed: ClaimedEvent) -> Event:

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from flexfulfill.mail.message import Sender, compose
 from flexfulfill.mail.render import ReceiptRenderer
 from flexfulfill.mail.smtp import Mailer, MailSession
 from flexfulfill.store import outbox
+from flexfulfill.store.db import reading
+from flexfulfill.store.ingest_rate import IngestRate, pause_for
 from flexfulfill.store.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,10 @@ class SenderPolicy:
     lease_margin: float = 15.0
     poll_interval: float = 1.0
     backoff: Backoff = field(default_factory=Backoff)
+    # Acknowledgements first (flexfulfill.store.ingest_rate): while webhooks arrive faster than
+    # ``ingest_storm`` per second, sending takes at most ``ingest_share`` of the time.
+    ingest_storm: float = 200.0
+    ingest_share: float = 0.05
 
     @property
     def margin(self) -> float:
@@ -136,6 +143,7 @@ class OutboxSender:
         self.policy = policy or SenderPolicy()
         self.name = name or worker_name()
         self._wake = asyncio.Event()
+        self._ingest = IngestRate(lambda: reading(engine), self.policy.ingest_storm)
 
     def wake(self) -> None:
         """Look for due rows now instead of at the next poll."""
@@ -146,11 +154,15 @@ class OutboxSender:
         stop = stop or asyncio.Event()
         while not stop.is_set():
             report = SendReport()
+            started = time.monotonic()
             try:
                 report = await self.run_once()
             except* (SQLAlchemyError, OSError) as group:  # a group when raised inside a lane
                 names = sorted({type(e).__name__ for e in group.exceptions})
                 log.warning("receipt sender: database unavailable (%s)", ", ".join(names))
+            if report.claimed and await self._ingest.storm():
+                busy = time.monotonic() - started
+                await asyncio.sleep(pause_for(busy, self.policy.ingest_share))
             if report.claimed < self.policy.batch_size:
                 await self._idle(stop)
 

@@ -54,11 +54,6 @@ async def any_due(conn: AsyncConnection, now: float) -> bool:
     return row.first() is not None
 
 
-async def newest_id(conn: AsyncConnection) -> int:
-    """The id of the newest inbox row (0 when empty): how fast webhooks arrive, sampled."""
-    return int((await conn.execute(select(func.max(E.c.id)))).scalar() or 0)
-
-
 async def claim(
     conn: AsyncConnection, *, now: float, lease: float, token: str, worker: str, limit: int
 ) -> list[ClaimedEvent]:

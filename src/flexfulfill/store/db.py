@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
 BUSY_TIMEOUT_MS = 30000
@@ -38,6 +40,17 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads: a deferred transaction on SQLite (never waits for a writer);
+    autocommit on PostgreSQL (no BEGIN/ROLLBACK round trips for a lookup)."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            yield await conn.execution_options(readonly=True)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
