@@ -288,20 +288,22 @@ acknowledgement waits for a commit, more than the baselines).
 saw; rows may exceed 2xx by at most the {CONNECTIONS} requests in flight when wrk stopped (stored,
 never answered). Goal: ≥ 2.0× Express on both engines with p99 < 20 ms.
 
-What limits it (py-spy, GIL samples of `serve` under this load, 2026-11-26): about a third of
-the server's time is uvicorn writing responses (the loopback `send` syscall, which also runs the
-receiving side's TCP work), a fifth is HTTP parsing, a quarter our path (HMAC-SHA256 of 1.5 KB,
-`json.loads`, the row, the group commit); on PostgreSQL a further seventh is asyncpg encoding
-the batch. Every acknowledgement also waits for a commit, so when the shared machine is busy
-(fsync p50 0.4 ms idle, 0.6–1.7 ms with p90 4–6 ms under other test suites; the PostgreSQL
-server shared with them) the receiver becomes latency-bound while Express, which stores
-nothing, is not: the ratio then drops. Two processes (`serve --workers 2`) keep two group
-commits in flight and use the second core; every acknowledgement still follows its own commit.
-Spread over the runs of 2026-11-26 (load average 4–12, other suites running): one process
-0.5–1.6× (SQLite) and 0.5–2.9× (PostgreSQL) its round's Express; two processes peaked at 9,400
-(SQLite, p99 12 ms) and 10,600 (PostgreSQL, p99 9 ms) acknowledgements/s, 3.4× / 3.9× that
-round's slowed Express and 1.7× / 1.9× the day's best Express figure (5,700/s). The 2.0× goal
-has not been shown reproducibly on this shared machine.
+What limits it (py-spy `--gil` of `serve` under this load, 2026-11-27, quiet machine). SQLite:
+the server holds the GIL only ~56 % of the time, so it is not short of CPU; it is bound by the
+commit cycle. wrk's 32 connections move in lock-step with the group commit: while the writer
+thread commits a batch (`BEGIN IMMEDIATE`, one SELECT of known ids, one multi-row INSERT,
+`COMMIT` with its fsync) every request is waiting and the event loop is idle; while the loop
+answers them and parses the next 32, the writer is idle. SQLite admits one writer, so a second
+writer cannot fill the gap (two processes overlap one's commit with the other's answers: the
+"2 processes" row). PostgreSQL: the server holds the GIL ~76 % of the time; about a quarter of
+its samples are uvicorn's response `send` (the loopback syscall), an eighth asyncpg encoding the
+batch, the rest HTTP parsing and our path (HMAC-SHA256 of 1.5 KB, `json.loads`, the row). The
+design's own measurements (../shared/DESIGN.md) put batched SQLite under uvicorn at 1.4×;
+reaching 2.0× would take a different server core than the chosen uvicorn, or relaxing
+`synchronous=FULL`, which the goal forbids. Spread over the runs of 2026-11-26 (load average
+4–12, other suites running): one process 0.5–1.6× (SQLite) and 0.5–2.9× (PostgreSQL) its
+round's Express, because every acknowledgement waits for a commit and Express stores nothing.
+The 2.0× goal has not been shown reproducibly on this shared machine.
 """
     write_section("ingest", body)
     print(body)
