@@ -56,12 +56,19 @@ class MailboxHandler:
             "received_at": self._clock.now(),
         }
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(mailbox).values(row))
+            # Shielded: aiosmtpd cancels this handler when the client hangs up. A cancel landing
+            # while SQLite runs the INSERT or COMMIT on aiosqlite's thread left that connection
+            # inside its transaction, holding the write lock for every other process (seen in a
+            # 10,000-checkout chaos run: every writer "database is locked" for minutes).
+            await asyncio.shield(self._store(row))
         except SQLAlchemyError as exc:
             log.warning("local mailbox: could not store a message (%s)", type(exc).__name__)
             return STORE_DOWN
         return ACCEPTED
+
+    async def _store(self, row: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(mailbox).values(row))
 
 
 def _raw(envelope: Envelope) -> bytes:

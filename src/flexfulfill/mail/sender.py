@@ -220,7 +220,11 @@ class OutboxSender:
         return message_for(row, self._renderer, self._sender)
 
     async def _fail(self, row: OutboxRow, reason: str) -> Outcome:
-        await outbox.mark_failed(self._engine, row.id, worker=self.name, error=reason)
+        # Shielded, as every write here: a lane is cancelled when another lane fails, and a
+        # cancel during a statement on aiosqlite's thread can leave its transaction open.
+        await asyncio.shield(
+            outbox.mark_failed(self._engine, row.id, worker=self.name, error=reason)
+        )
         log.warning("receipt failed for good: outbox row %s: %s", row.id, reason)
         return Outcome.FAILED
 
@@ -229,8 +233,10 @@ class OutboxSender:
         if backoff.exhausted(row.attempts):
             return await self._fail(row, f"gave up after {row.attempts} attempts: {reason}")
         due = self._clock.now() + backoff.delay(row.attempts)
-        await outbox.mark_retry(
-            self._engine, row.id, worker=self.name, error=reason, next_attempt_at=due
+        await asyncio.shield(
+            outbox.mark_retry(
+                self._engine, row.id, worker=self.name, error=reason, next_attempt_at=due
+            )
         )
         log.info("receipt deferred: outbox row %s (attempt %s): %s", row.id, row.attempts, reason)
         return Outcome.RETRY
