@@ -70,9 +70,10 @@ def _sqlite_begin(conn: Any) -> None:
     _begin_immediate(conn)
 
 
-# How often a writer looks again while another connection holds SQLite's write lock.
+# How often a writer looks again while another connection holds SQLite's write lock, and for
+# how long (as long as the busy timeout of every other statement).
 WRITE_LOCK_POLL = 0.0005
-WRITE_LOCK_WAIT = 30.0
+WRITE_LOCK_WAIT = BUSY_TIMEOUT_MS / 1000
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -93,15 +94,18 @@ def _begin_immediate(conn: Any) -> None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 return
             except OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() > deadline:
+                if not is_busy(exc) or time.monotonic() > deadline:
                     raise
             await_only(asyncio.sleep(WRITE_LOCK_POLL))  # we run in SQLAlchemy's greenlet
     finally:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
-def _is_busy(exc: OperationalError) -> bool:
-    code = getattr(exc.orig, "sqlite_errorcode", None)
+def is_busy(error: BaseException) -> bool:
+    """Whether a sqlite3 error (or SQLAlchemy's wrapper of one) means another writer holds the
+    lock: SQLITE_BUSY, extended codes included."""
+    orig = error.orig if isinstance(error, OperationalError) else error
+    code = getattr(orig, "sqlite_errorcode", None)
     if code is not None:
-        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)  # extended codes too
-    return "database is locked" in str(exc.orig)
+        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
+    return "database is locked" in str(orig)

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 from sqlalchemy.engine import URL, make_url
 
-from flexfulfill.store.db import BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
+from flexfulfill.store.db import BUSY_TIMEOUT_MS, SQLITE_PRAGMAS, WRITE_LOCK_WAIT, is_busy
 from flexfulfill.store.inbox import InboxRow, InboxWriter, StoreUnavailable
 
 _COLUMNS = (
@@ -114,9 +114,7 @@ class SqliteWriter:
             self._lock = None
 
 
-# How long the inbox writer waits for the write lock before the batch is answered 503, and how
-# often it looks while another process (a worker) holds it.
-WRITE_LOCK_WAIT = 30.0
+# How often the inbox writer looks again while another process (a worker) holds the lock.
 WRITE_LOCK_POLL = 0.0002
 
 
@@ -137,8 +135,7 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # extended codes too
-                if not busy or time.monotonic() > deadline:
+                if not is_busy(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(WRITE_LOCK_POLL)
     finally:
