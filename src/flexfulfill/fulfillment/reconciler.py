@@ -126,7 +126,7 @@ class Reconciler:
     async def _fulfill_missing(self, batch: list[CheckoutSession]) -> int:
         ids = [s.checkout_session_id for s in batch]
         async with self.services.reading() as conn:
-            done = await order_store.sessions_with_orders(conn, ids)
+            done = set(await order_store.find_orders(conn, ids))
         created = 0
         for session_id in ids:
             if session_id in done:

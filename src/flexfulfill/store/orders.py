@@ -49,19 +49,14 @@ async def find_order(conn: AsyncConnection, session_id: str) -> OrderRef | None:
     return OrderRef(*row) if row else None
 
 
-async def sessions_with_orders(conn: AsyncConnection, session_ids: list[str]) -> set[str]:
-    """Which of these checkout sessions already have an order."""
+async def find_orders(conn: AsyncConnection, session_ids: Sequence[str]) -> dict[str, int]:
+    """Session id → order id, for those of these sessions that have an order."""
     if not session_ids:
-        return set()
-    stmt = select(orders.c.checkout_session_id).where(orders.c.checkout_session_id.in_(session_ids))
-    return set((await conn.execute(stmt)).scalars())
-
-
-async def insert_order(
-    conn: AsyncConnection, draft: OrderDraft, via: FulfilledVia, now: float
-) -> int | None:
-    """Insert the order; None when the session already has one (UNIQUE decides the race)."""
-    return (await insert_orders(conn, [draft], via, now)).get(draft.checkout_session_id)
+        return {}
+    stmt = select(orders.c.checkout_session_id, orders.c.id).where(
+        orders.c.checkout_session_id.in_(list(session_ids))
+    )
+    return {session_id: order_id for session_id, order_id in (await conn.execute(stmt)).all()}
 
 
 async def insert_orders(
@@ -111,23 +106,6 @@ def _order_values(draft: OrderDraft, via: FulfilledVia, now: float) -> dict[str,
         "created_at": now,
         "updated_at": now,
     }
-
-
-async def find_orders(conn: AsyncConnection, session_ids: Sequence[str]) -> dict[str, int]:
-    """Session id → order id, for those of these sessions that have an order."""
-    if not session_ids:
-        return {}
-    stmt = select(orders.c.checkout_session_id, orders.c.id).where(
-        orders.c.checkout_session_id.in_(list(session_ids))
-    )
-    return {session_id: order_id for session_id, order_id in (await conn.execute(stmt)).all()}
-
-
-async def insert_lines(
-    conn: AsyncConnection, order_id: int, lines: Sequence[LineDraft]
-) -> list[tuple[int, LineDraft]]:
-    """Insert a new order's lines; each line's id with it, in order (:func:`insert_lines_of`)."""
-    return (await insert_lines_of(conn, [(order_id, lines)]))[0]
 
 
 async def insert_lines_of(
@@ -290,17 +268,10 @@ _REFRESH = (
 )
 
 
-async def insert_receipt(
-    conn: AsyncConnection, receipt: Receipt, *, message_id: str, now: float
-) -> None:
-    """The receipt's outbox row (pending), one per order by UNIQUE (kind, key)."""
-    await insert_receipts(conn, [(receipt, message_id)], now=now)
-
-
 async def insert_receipts(
     conn: AsyncConnection, receipts: Sequence[tuple[Receipt, str]], *, now: float
 ) -> None:
-    """:func:`insert_receipt` for several (receipt, Message-ID) in one statement."""
+    """Receipts' outbox rows (pending), one per order by UNIQUE (kind, key); one statement."""
     if not receipts:
         return
     rows = [
